@@ -1,0 +1,168 @@
+"""The two benchmark data sets of Baldi, Sadowski & Whiteson (2014), defined in one place.
+
+Every fact about a data file (where to get it, how large it is, its checksum, its columns,
+its feature groups and the paper's split) lives here and nowhere else. The workflow's config
+may override the source (a local file for the demo) and the split, never the columns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+HIGGS_LOW_LEVEL = (
+    "lepton_pT", "lepton_eta", "lepton_phi",
+    "missing_energy_magnitude", "missing_energy_phi",
+    "jet_1_pt", "jet_1_eta", "jet_1_phi", "jet_1_b_tag",
+    "jet_2_pt", "jet_2_eta", "jet_2_phi", "jet_2_b_tag",
+    "jet_3_pt", "jet_3_eta", "jet_3_phi", "jet_3_b_tag",
+    "jet_4_pt", "jet_4_eta", "jet_4_phi", "jet_4_b_tag",
+)  # PAPER.md "Two benchmarks": 21 low-level features, in file order
+HIGGS_HIGH_LEVEL = ("m_jj", "m_jjj", "m_lv", "m_jlv", "m_bb", "m_wbb", "m_wwbb")
+
+SUSY_LOW_LEVEL = (
+    "lepton_1_pT", "lepton_1_eta", "lepton_1_phi",
+    "lepton_2_pT", "lepton_2_eta", "lepton_2_phi",
+    "missing_energy_magnitude", "missing_energy_phi",
+)
+SUSY_HIGH_LEVEL = (
+    "MET_rel", "axial_MET", "M_R", "M_TR_2", "R", "MT2", "S_R", "M_Delta_R",
+    "dPhi_r_b", "cos_theta_r1",
+)
+
+FEATURE_SETS = ("low", "high", "complete")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """One data file of the paper and how the paper splits it.
+
+    Attributes:
+        name: "HIGGS" or "SUSY".
+        urls: download locations, tried in order (a ``.zip`` wraps the ``.csv.gz``).
+        filename: the name of the ``.csv.gz`` the download produces.
+        size: byte size of the ``.csv.gz``, or None where it is not published.
+        sha256: hex digest of the ``.csv.gz``, or None where it is not published.
+        rows: number of events in the file.
+        low_level, high_level: feature names, in file order (column 0 is the label).
+        splits: ``{"train"|"valid"|"test": (first_row, end_row)}``, in file order.
+    """
+
+    name: str
+    urls: tuple
+    filename: str
+    size: int | None
+    sha256: str | None
+    rows: int
+    low_level: tuple
+    high_level: tuple
+    splits: dict
+
+    @property
+    def features(self) -> tuple:
+        """All feature names in file order (the label column excluded)."""
+        return self.low_level + self.high_level
+
+    @property
+    def columns(self) -> tuple:
+        """All column names of the file, label first."""
+        return ("label",) + self.features
+
+    def feature_indices(self, feature_set: str) -> list[int]:
+        """Indices into ``features`` of a feature set: "low", "high" or "complete"."""
+        n_low, n_high = len(self.low_level), len(self.high_level)
+        if feature_set == "low":
+            return list(range(n_low))
+        if feature_set == "high":
+            return list(range(n_low, n_low + n_high))
+        if feature_set == "complete":
+            return list(range(n_low + n_high))
+        raise ValueError(
+            f"unknown feature set {feature_set!r}: expected one of {', '.join(FEATURE_SETS)}"
+        )
+
+
+HIGGS = DatasetSpec(
+    name="HIGGS",
+    urls=(
+        "https://archive.ics.uci.edu/ml/machine-learning-databases/00280/HIGGS.csv.gz",
+        "https://archive.ics.uci.edu/static/public/280/higgs.zip",
+        "http://mlphysics.ics.uci.edu/data/higgs/HIGGS.csv.gz",
+    ),
+    filename="HIGGS.csv.gz",
+    size=2_816_407_858,
+    sha256="ea302c18164d4e3d916a1e2e83a9a8d07069fa6ebc7771e4c0540d54e593b698",
+    rows=11_000_000,
+    low_level=HIGGS_LOW_LEVEL,
+    high_level=HIGGS_HIGH_LEVEL,
+    # The authors' code: train rows 0..10M, valid 10M..10.5M, test the last 500k.
+    splits={"train": (0, 10_000_000), "valid": (10_000_000, 10_500_000),
+            "test": (10_500_000, 11_000_000)},
+)
+
+SUSY = DatasetSpec(
+    name="SUSY",
+    urls=(
+        "https://archive.ics.uci.edu/ml/machine-learning-databases/00279/SUSY.csv.gz",
+        "https://archive.ics.uci.edu/static/public/279/susy.zip",
+        "https://mlphysics.ics.uci.edu/data/susy/SUSY.csv.gz",
+    ),
+    filename="SUSY.csv.gz",
+    size=None,  # not published: the first download records it in a lock file
+    sha256=None,
+    rows=5_000_000,
+    low_level=SUSY_LOW_LEVEL,
+    high_level=SUSY_HIGH_LEVEL,
+    splits={"train": (0, 4_000_000), "valid": (4_000_000, 4_500_000),
+            "test": (4_500_000, 5_000_000)},
+)
+
+DATASETS = {spec.name: spec for spec in (HIGGS, SUSY)}
+
+
+def get_dataset(name: str, overrides: dict | None = None) -> DatasetSpec:
+    """The spec of data set ``name``, with config overrides applied.
+
+    Args:
+        name: "HIGGS" or "SUSY".
+        overrides: optional dict with any of ``urls``, ``filename``, ``size``, ``sha256``,
+            ``rows``, ``splits`` (as in the workflow config's ``datasets.<name>`` block).
+
+    Returns:
+        A DatasetSpec. Splits are checked: each is a non-empty range inside the file and
+        no two overlap.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}: expected one of {', '.join(DATASETS)}")
+    spec = DATASETS[name]
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if "urls" in overrides:
+        overrides["urls"] = tuple(overrides["urls"])
+    if "splits" in overrides:
+        overrides["splits"] = {k: tuple(v) for k, v in overrides["splits"].items()}
+    spec = dataclasses.replace(spec, **overrides)
+    check_splits(spec)
+    return spec
+
+
+def check_splits(spec: DatasetSpec) -> None:
+    """Raise ValueError naming the split if a split is empty, overlaps or leaves the file."""
+    ranges = []
+    for split in ("train", "valid", "test"):
+        if split not in spec.splits:
+            raise ValueError(f"datasets.{spec.name}.splits.{split}: missing")
+        start, end = spec.splits[split]
+        if not 0 <= start < end:
+            raise ValueError(
+                f"datasets.{spec.name}.splits.{split}: expected 0 <= start < end, "
+                f"got [{start}, {end}]"
+            )
+        if end > spec.rows:
+            raise ValueError(
+                f"datasets.{spec.name}.splits.{split}: ends at row {end:,} but the file "
+                f"has {spec.rows:,} rows"
+            )
+        ranges.append((start, end, split))
+    ranges.sort()
+    for (s0, e0, a), (s1, e1, b) in zip(ranges, ranges[1:]):
+        if s1 < e0:
+            raise ValueError(f"datasets.{spec.name}.splits: {a} and {b} overlap")

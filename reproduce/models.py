@@ -1,0 +1,81 @@
+"""The paper's networks: shallow (one tanh layer) and deep (several), sigmoid output."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from .schedules import (DROPOUT_RATE, FIRST_LAYER_STDDEV, HIDDEN_LAYER_STDDEV,
+                        OUTPUT_LAYER_STDDEV, WEIGHT_DECAY)
+
+MODELS = ("shallow", "deep")
+
+
+def hidden_layer_widths(model: str, width: int = 300, depth: int | None = None) -> list[int]:
+    """Hidden layer widths of a named model.
+
+    ``shallow``: one hidden layer of ``width`` (300 in the paper's tables; Supp. Table 3
+    adds 1000, 2000, 10000). ``deep``: ``depth`` hidden layers of ``width`` (default 4: the
+    paper's "five-layer" network counts the output layer).
+    """
+    if model == "shallow":
+        return [width]
+    if model == "deep":
+        depth = 4 if depth is None else depth
+        if not 2 <= depth <= 6:
+            raise ValueError(f"deep model depth must be 2..6 hidden layers, got {depth}")
+        return [width] * depth
+    raise ValueError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
+
+
+def build_model(n_inputs: int, hidden: list[int], *, seed: int, weight_decay: float = WEIGHT_DECAY,
+                dropout: float = 0.0, offset=None, scale=None, name: str = "net") -> keras.Model:
+    """A tanh MLP with a sigmoid output, initialized as in the paper's Methods.
+
+    Args:
+        n_inputs: number of input features.
+        hidden: hidden layer widths.
+        seed: seeds the weight initializers (layer ``i`` uses ``seed * 1000 + i``).
+        weight_decay: L2 penalty ``weight_decay * sum(W**2)`` on the weight matrices (not
+            the biases). 0 disables it (the dropout runs).
+        dropout: probability of dropping each unit of the top hidden layer (0: none).
+        offset, scale: optional input standardization ``(x - offset) / scale``, a fixed
+            (non-trainable) first layer.
+        name: model name.
+
+    Returns:
+        An uncompiled ``keras.Model``: weights N(0, 0.1) in the first layer, N(0, 0.05) in
+        the other hidden layers, N(0, 0.001) at the output, zero biases.
+    """
+    inputs = keras.Input((n_inputs,), name="features")
+    x = inputs
+    if offset is not None:
+        x = keras.layers.Normalization(mean=np.asarray(offset), variance=np.square(scale),
+                                       name="standardize")(x)
+    regularizer = keras.regularizers.L2(weight_decay) if weight_decay else None
+    for i, width in enumerate(hidden):
+        stddev = FIRST_LAYER_STDDEV if i == 0 else HIDDEN_LAYER_STDDEV
+        x = keras.layers.Dense(
+            width, activation="tanh", name=f"hidden_{i + 1}",
+            kernel_initializer=keras.initializers.RandomNormal(0.0, stddev, seed=seed * 1000 + i),
+            bias_initializer="zeros", kernel_regularizer=regularizer,
+        )(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, seed=seed * 1000 + 999, name="dropout_top")(x)
+    outputs = keras.layers.Dense(
+        1, activation="sigmoid", name="output",
+        kernel_initializer=keras.initializers.RandomNormal(0.0, OUTPUT_LAYER_STDDEV,
+                                                           seed=seed * 1000 + len(hidden)),
+        bias_initializer="zeros", kernel_regularizer=regularizer,
+    )(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def paper_model(model: str, n_inputs: int, *, seed: int, width: int = 300,
+                depth: int | None = None, dropout: bool = False, **kwargs) -> keras.Model:
+    """``build_model`` for a named paper model; ``dropout=True`` is the NNdropOut/DNdropOut
+    variant (top hidden layer dropped with p=0.5, no weight decay)."""
+    if dropout:
+        kwargs.setdefault("weight_decay", 0.0)
+    return build_model(n_inputs, hidden_layer_widths(model, width, depth), seed=seed,
+                       dropout=DROPOUT_RATE if dropout else 0.0, name=model, **kwargs)

@@ -1,0 +1,380 @@
+"""CSV.gz to TFRecord shards, per-feature statistics, and the tf.data reader.
+
+Format (``FORMAT_VERSION`` 1): each split is a set of shards
+``<split>-<i>-of-<n>.tfrecord``; every TFRecord record is one raw little-endian float32 block
+of ``rows x n_columns`` values (label first, then the features in file order), not one
+``tf.train.Example`` per row. ``manifest.json`` (written last, so its presence means the
+conversion finished) lists the columns, the rows of every shard and its sha256;
+``statistics.json`` holds the training split's per-feature mean, std, min and max.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import DatasetSpec
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "valid", "test")
+
+
+class InputFormatError(ValueError):
+    """The CSV file does not have the data set's layout; the message names file and line."""
+
+
+# ---------------------------------------------------------------- locating bad input
+
+
+def _first_bad_line(path: Path, n_columns: int) -> str:
+    """Scan the file line by line (slow; only on the error path) for the first bad line."""
+    try:
+        with gzip.open(path, "rt") as f:
+            for lineno, line in enumerate(f, start=1):
+                fields = line.rstrip("\n").split(",")
+                if len(fields) != n_columns:
+                    return (f"{path}, line {lineno:,}: expected {n_columns} columns, "
+                            f"found {len(fields)}")
+                for col, field in enumerate(fields):
+                    try:
+                        value = float(field)
+                    except ValueError:
+                        return (f"{path}, line {lineno:,}, column {col + 1}: expected a "
+                                f"number, found {field.strip()[:40]!r}")
+                    if not math.isfinite(value):
+                        return (f"{path}, line {lineno:,}, column {col + 1}: expected a "
+                                f"finite number, found {field.strip()!r}")
+                if fields[0].strip() and float(fields[0]) not in (0.0, 1.0):
+                    return (f"{path}, line {lineno:,}: expected label 0 or 1, found "
+                            f"{fields[0].strip()!r}")
+    except (EOFError, OSError, zlib.error) as exc:
+        return f"{path}: truncated or corrupt gzip data after line {lineno:,} ({exc})"
+    return f"{path}: unreadable CSV"
+
+
+def _check_block(block: np.ndarray, first_line: int, path: Path) -> None:
+    bad = ~np.isfinite(block)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise InputFormatError(f"{path}, line {first_line + row:,}, column {col + 1}: "
+                               f"expected a finite number, found {block[row, col]}")
+    labels = block[:, 0]
+    bad_label = (labels != 0) & (labels != 1)
+    if bad_label.any():
+        row = int(np.argmax(bad_label))
+        raise InputFormatError(f"{path}, line {first_line + row:,}: expected label 0 or 1, "
+                               f"found {labels[row]}")
+
+
+def iter_csv_blocks(path, n_columns: int, block_bytes: int = 1 << 24):
+    """Yield ``(first_line, float32 array [rows, n_columns])`` blocks of a CSV(.gz) file.
+
+    One streaming pass with bounded memory, parsed by pyarrow's multithreaded reader.
+    Any malformed line raises InputFormatError naming the file, the line and the problem.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    path = Path(path)
+    compression = "gzip" if path.suffix == ".gz" else None
+    names = [f"c{i}" for i in range(n_columns)]
+    try:
+        stream = pa.input_stream(str(path), compression=compression)
+        reader = pacsv.open_csv(
+            stream,
+            read_options=pacsv.ReadOptions(column_names=names, block_size=block_bytes),
+            parse_options=pacsv.ParseOptions(delimiter=","),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.float32() for n in names}),
+        )
+        line = 1
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            block = np.empty((batch.num_rows, n_columns), dtype=np.float32)
+            for i in range(n_columns):
+                column = batch.column(i)
+                if column.null_count:
+                    raise pa.ArrowInvalid("empty field")
+                block[:, i] = column.to_numpy(zero_copy_only=False)
+            _check_block(block, line, path)
+            yield line, block
+            line += batch.num_rows
+    except (pa.ArrowInvalid, pa.ArrowIOError, OSError, EOFError) as exc:
+        if isinstance(exc, InputFormatError):
+            raise
+        raise InputFormatError(_first_bad_line(path, n_columns)) from exc
+
+
+# ---------------------------------------------------------------- writing shards
+
+
+class _RunningStats:
+    """Per-column count, sum, sum of squares, min and max in float64, one block at a time."""
+
+    def __init__(self, n: int):
+        self.count = 0
+        self.sum = np.zeros(n)
+        self.sumsq = np.zeros(n)
+        self.min = np.full(n, np.inf)
+        self.max = np.full(n, -np.inf)
+
+    def add(self, block: np.ndarray) -> None:
+        b = block.astype(np.float64)
+        self.count += len(b)
+        self.sum += b.sum(axis=0)
+        self.sumsq += np.square(b).sum(axis=0)
+        self.min = np.minimum(self.min, b.min(axis=0))
+        self.max = np.maximum(self.max, b.max(axis=0))
+
+    def as_dict(self, names) -> dict:
+        mean = self.sum / self.count
+        var = np.maximum(self.sumsq / self.count - mean**2, 0.0)
+        return {
+            "rows": int(self.count),
+            "features": list(names),
+            "mean": mean.tolist(),
+            "std": np.sqrt(var).tolist(),
+            "min": self.min.tolist(),
+            "max": self.max.tolist(),
+        }
+
+
+class _ShardWriter:
+    """Writes one split's rows into fixed-size shards of fixed-size raw float32 records."""
+
+    def __init__(self, out_dir: Path, split: str, total_rows: int, rows_per_shard: int,
+                 rows_per_record: int, n_columns: int):
+        import tensorflow as tf
+
+        self._tf = tf
+        self.out_dir, self.split = out_dir, split
+        self.rows_per_shard, self.rows_per_record = rows_per_shard, rows_per_record
+        self.n_shards = max(1, math.ceil(total_rows / rows_per_shard))
+        self.n_columns = n_columns
+        self.shards = []  # [{"file", "rows", "sha256"}]
+        self._writer = None
+        self._rows_in_shard = 0
+        self._pending = []
+        self._pending_rows = 0
+
+    def _open_next(self):
+        name = f"{self.split}-{len(self.shards):05d}-of-{self.n_shards:05d}.tfrecord"
+        self.shards.append({"file": name, "rows": 0})
+        self._writer = self._tf.io.TFRecordWriter(str(self.out_dir / name))
+        self._rows_in_shard = 0
+
+    def _write_record(self, block: np.ndarray):
+        if self._writer is None:
+            self._open_next()
+        self._writer.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
+        self._rows_in_shard += len(block)
+        self.shards[-1]["rows"] += len(block)
+        if self._rows_in_shard >= self.rows_per_shard:
+            self._writer.close()
+            self._writer = None
+
+    def add(self, block: np.ndarray):
+        self._pending.append(block)
+        self._pending_rows += len(block)
+        if self._pending_rows >= self.rows_per_record:
+            rows = np.concatenate(self._pending)
+            full = len(rows) - len(rows) % self.rows_per_record
+            for start in range(0, full, self.rows_per_record):
+                self._write_record(rows[start:start + self.rows_per_record])
+            rest = rows[full:]
+            self._pending = [rest] if len(rest) else []
+            self._pending_rows = len(rest)
+
+    def close(self):
+        if self._pending_rows:
+            self._write_record(np.concatenate(self._pending))
+            self._pending, self._pending_rows = [], 0
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        for shard in self.shards:
+            shard["sha256"] = _sha256(self.out_dir / shard["file"])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 23):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_tfrecord_shards(csv_path, out_dir, spec: DatasetSpec, *, rows_per_shard: int = 1_000_000,
+                          rows_per_record: int = 1024, progress_every: float = 30.0) -> dict:
+    """Convert a data set's CSV.gz into TFRecord shards per split, plus statistics.
+
+    Args:
+        csv_path: the ``.csv.gz`` (or ``.csv``) in the data set's layout.
+        out_dir: folder for the shards, ``manifest.json`` and ``statistics.json``.
+        spec: the DatasetSpec giving columns, row count and splits.
+        rows_per_shard: rows per ``.tfrecord`` file.
+        rows_per_record: rows per TFRecord record (one raw float32 block).
+        progress_every: seconds between progress lines in the log.
+
+    Returns:
+        The manifest dict. On any error the shards written so far are removed, no manifest
+        is written, and InputFormatError names the file and line.
+    """
+    csv_path, out_dir = Path(csv_path), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in ("manifest.json", "statistics.json"):
+        (out_dir / stale).unlink(missing_ok=True)
+    n_columns = len(spec.columns)
+    writers = {
+        split: _ShardWriter(out_dir, split, end - start, rows_per_shard, rows_per_record,
+                            n_columns)
+        for split, (start, end) in spec.splits.items()
+    }
+    stats = _RunningStats(len(spec.features))
+    t0 = last = time.monotonic()
+    rows_seen = 0
+    try:
+        for first_line, block in iter_csv_blocks(csv_path, n_columns):
+            start_row = first_line - 1
+            end_row = start_row + len(block)
+            for split, (s0, s1) in spec.splits.items():
+                lo, hi = max(s0, start_row), min(s1, end_row)
+                if lo < hi:
+                    part = block[lo - start_row:hi - start_row]
+                    writers[split].add(part)
+                    if split == "train":
+                        stats.add(part[:, 1:])
+            rows_seen = end_row
+            now = time.monotonic()
+            if now - last >= progress_every:
+                last = now
+                log.info("%s: %s rows converted, %.0f rows/s", csv_path.name,
+                         f"{rows_seen:,}", rows_seen / (now - t0))
+        if rows_seen == 0:
+            raise InputFormatError(f"{csv_path}: empty file, expected {spec.rows:,} rows")
+        if rows_seen != spec.rows:
+            raise InputFormatError(f"{csv_path}: expected {spec.rows:,} rows, found "
+                                   f"{rows_seen:,} (truncated file, or the wrong file?)")
+        for writer in writers.values():
+            writer.close()
+    except BaseException:
+        for writer in writers.values():
+            if writer._writer is not None:
+                writer._writer.close()
+            for shard in writer.shards:
+                (out_dir / shard["file"]).unlink(missing_ok=True)
+        raise
+    statistics = stats.as_dict(spec.features)
+    statistics["strictly_positive"] = [m > 0 for m in statistics["min"]]
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "dataset": spec.name,
+        "source": csv_path.name,
+        "columns": list(spec.columns),
+        "dtype": "float32 little-endian, rows x columns per record",
+        "rows_per_record": rows_per_record,
+        "splits": {
+            split: {"range": list(spec.splits[split]),
+                    "rows": sum(s["rows"] for s in writers[split].shards),
+                    "shards": writers[split].shards}
+            for split in SPLITS
+        },
+    }
+    _write_json_atomic(out_dir / "statistics.json", statistics)
+    _write_json_atomic(out_dir / "manifest.json", manifest)
+    log.info("%s: %s rows in %.1f s", csv_path.name, f"{rows_seen:,}", time.monotonic() - t0)
+    return manifest
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- reading
+
+
+def load_manifest(tfrecord_dir) -> dict:
+    """The manifest of a shard folder; ValueError if absent or of another format version."""
+    path = Path(tfrecord_dir) / "manifest.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no manifest (conversion not finished?)")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{path}: format_version {manifest.get('format_version')}, "
+                         f"this code reads {FORMAT_VERSION}")
+    return manifest
+
+
+def split_dataset(tfrecord_dir, split: str):
+    """A tf.data.Dataset of the split's raw blocks, each a float32 tensor [rows, columns]."""
+    import tensorflow as tf
+
+    manifest = load_manifest(tfrecord_dir)
+    n_columns = len(manifest["columns"])
+    files = [str(Path(tfrecord_dir) / s["file"]) for s in manifest["splits"][split]["shards"]]
+    ds = tf.data.TFRecordDataset(files, buffer_size=1 << 22)  # file order: deterministic
+    return ds.map(lambda raw: tf.reshape(tf.io.decode_raw(raw, tf.float32), [-1, n_columns]),
+                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def read_split(tfrecord_dir, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """All rows of a split in file order: ``(features float32 [n, F], labels float32 [n])``."""
+    blocks = [b.numpy() for b in split_dataset(tfrecord_dir, split)]
+    data = np.concatenate(blocks) if blocks else np.empty((0, 0), np.float32)
+    return np.ascontiguousarray(data[:, 1:]), np.ascontiguousarray(data[:, 0])
+
+
+def shuffled_batches(tfrecord_dir, split: str, batch_size: int = 100, seed: int = 0,
+                     shuffle_blocks: int = 64):
+    """Shuffled ``(features, labels)`` batches streamed from the shards (no full load).
+
+    Blocks are shuffled, then rows within a window of ``shuffle_blocks`` blocks; for the
+    exact per-epoch permutation used in training see ``reproduce.training``.
+    """
+    import tensorflow as tf
+
+    ds = split_dataset(tfrecord_dir, split)
+    ds = ds.shuffle(shuffle_blocks, seed=seed).unbatch()
+    ds = ds.shuffle(shuffle_blocks * load_manifest(tfrecord_dir)["rows_per_record"], seed=seed)
+    ds = ds.batch(batch_size).map(lambda b: (b[:, 1:], b[:, 0]))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# ---------------------------------------------------------------- standardization
+
+STANDARDIZATIONS = ("none", "paper")
+
+
+def standardization_constants(statistics: dict, feature_indices, method: str):
+    """``(offset, scale)`` arrays such that ``(x - offset) / scale`` is the model input.
+
+    ``none``: the UCI values as they are (what the authors' released code fed the nets).
+    ``paper``: the Methods text: mean 0 / std 1, except strictly positive features (minimum
+    of the training split > 0), which are divided by their mean to have mean 1.
+    """
+    n = len(feature_indices)
+    if method == "none":
+        return np.zeros(n, np.float32), np.ones(n, np.float32)
+    if method != "paper":
+        raise ValueError(f"training.standardize: expected one of {STANDARDIZATIONS}, "
+                         f"got {method!r}")
+    mean = np.asarray(statistics["mean"])[feature_indices]
+    std = np.asarray(statistics["std"])[feature_indices]
+    positive = np.asarray(statistics["strictly_positive"])[feature_indices]
+    offset = np.where(positive, 0.0, mean)
+    scale = np.where(positive, mean, np.where(std > 0, std, 1.0))
+    return offset.astype(np.float32), scale.astype(np.float32)

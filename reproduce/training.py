@@ -1,0 +1,394 @@
+"""One training run: (dataset, model, feature set, seed) -> log, checkpoints, test scores.
+
+``train_run`` is what the workflow's ``train`` rule calls. It is resumable: after every
+epoch the model, the optimizer (step counter, momentum, velocities) and the state of every
+stateful callback are saved atomically under ``<run_dir>/state/``; rerunning after a kill
+continues from the last completed epoch and gives the same weights as a run never
+interrupted (on the CPU, same seed and thread count).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import schedules as paper
+from .datasets import DatasetSpec
+from .tfrecords import load_manifest, read_split, standardization_constants
+
+log = logging.getLogger(__name__)
+
+STATE_DIR = "state"
+
+
+@dataclasses.dataclass
+class TrainingSettings:
+    """Every knob of a training run. Defaults are the paper's (see ``reproduce.schedules``).
+
+    ``max_epochs``: hard cap (the paper's runs went to about 1000). ``steps_per_execution``:
+    batches per compiled call (reduced to a divisor of the batches per epoch so that epochs
+    stay aligned). ``jit_compile``: XLA for the train step. ``standardize``: "none" (the UCI
+    values, as the authors' released code fed them) or "paper" (the Methods text).
+    ``early_stopping_patience`` / ``stop_on_threshold``: the article's optional built-ins.
+    """
+
+    width: int = 300
+    depth: int | None = None
+    dropout: bool = False
+    batch_size: int = paper.BATCH_SIZE
+    learning_rate: float = paper.INITIAL_LEARNING_RATE
+    learning_rate_decay_factor: float | None = None  # None: 1.0000002, or 1.0000003 w/ dropout
+    learning_rate_floor: float = paper.LEARNING_RATE_FLOOR
+    initial_momentum: float = paper.INITIAL_MOMENTUM
+    final_momentum: float = paper.FINAL_MOMENTUM
+    momentum_saturation_epochs: int = paper.MOMENTUM_SATURATION_EPOCHS
+    weight_decay: float = paper.WEIGHT_DECAY
+    min_relative_improvement: float = paper.MIN_RELATIVE_IMPROVEMENT
+    patience: int | None = None  # None: 10, or 40 with dropout
+    max_epochs: int = 1000
+    steps_per_execution: int = 100
+    jit_compile: bool = True
+    standardize: str = "none"
+    validation_batch_size: int = 10_000
+    auc_thresholds: int = 200
+    early_stopping_patience: int | None = None
+    stop_on_threshold: dict | None = None
+    threads: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainingSettings":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"training: unknown key(s) {', '.join(unknown)}")
+        return cls(**values)
+
+    @property
+    def decay_factor(self) -> float:
+        if self.learning_rate_decay_factor is not None:
+            return self.learning_rate_decay_factor
+        return (paper.DROPOUT_LEARNING_RATE_DECAY_FACTOR if self.dropout
+                else paper.LEARNING_RATE_DECAY_FACTOR)
+
+    @property
+    def stopping_patience(self) -> int:
+        if self.patience is not None:
+            return self.patience
+        return paper.DROPOUT_PATIENCE if self.dropout else paper.PATIENCE
+
+
+def configure_tensorflow(seed: int, threads: int = 0, op_determinism: bool = False) -> None:
+    """Seeds every generator, fixes the thread pools and turns on GPU memory growth.
+
+    ``op_determinism=True`` also calls ``tf.config.experimental.enable_op_determinism()``,
+    which Keras answers by turning XLA off. It is not needed on the CPU: the ops of these
+    networks are deterministic there with or without XLA (the tests check bit-identical
+    weights across runs and across a kill and resume).
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if op_determinism:
+        tf.config.experimental.enable_op_determinism()
+    if threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
+        except RuntimeError:
+            pass  # already initialized in this process
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            pass
+
+
+def largest_divisor_at_most(n: int, k: int) -> int:
+    """The largest divisor of ``n`` not above ``k`` (keeps compiled calls inside epochs)."""
+    for d in range(max(1, min(k, n)), 0, -1):
+        if n % d == 0:
+            return d
+    return 1
+
+
+def epoch_batches(x: np.ndarray, y: np.ndarray, *, seed: int, first_epoch: int,
+                  last_epoch: int, batch_size: int):
+    """Batches for epochs ``first_epoch .. last_epoch-1``, each epoch a fresh permutation.
+
+    The permutation of epoch ``e`` is ``stateless_shuffle(range(n), seed=(seed, e))``: it
+    depends only on the seed and the epoch, so a resumed run sees exactly the batches an
+    uninterrupted run would have seen.
+    """
+    import tensorflow as tf
+
+    n = len(x)
+    full = n - n % batch_size
+    features, labels = tf.constant(x), tf.constant(y.reshape(-1, 1))
+
+    def one_epoch(epoch):
+        perm = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        ds = tf.data.Dataset.from_tensor_slices(tf.reshape(perm[:full], [-1, batch_size]))
+        if full < n:
+            ds = ds.concatenate(tf.data.Dataset.from_tensors(perm[full:]))
+        return ds
+
+    ds = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch)
+    ds = ds.map(lambda idx: (tf.gather(features, idx), tf.gather(labels, idx)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _atomic_json(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=float) + "\n")
+    os.replace(tmp, path)
+
+
+class _SaveTrainingState:
+    """Builds the Keras callback that saves the resumable state after every epoch."""
+
+    @staticmethod
+    def make(state_dir: Path, stateful: dict, wall_time):
+        import keras
+
+        class SaveTrainingState(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                tmp = state_dir.with_name(state_dir.name + ".tmp")
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.mkdir(parents=True)
+                self.model.save(tmp / "model.keras")
+                _atomic_json(tmp / "state.json", {
+                    "epochs_completed": epoch + 1,
+                    "wall_time": wall_time.elapsed(),
+                    "callbacks": {k: get() for k, (get, _) in stateful.items()},
+                })
+                old = state_dir.with_name(state_dir.name + ".old")
+                shutil.rmtree(old, ignore_errors=True)
+                if state_dir.exists():
+                    os.replace(state_dir, old)
+                os.replace(tmp, state_dir)
+                shutil.rmtree(old, ignore_errors=True)
+
+        return SaveTrainingState()
+
+
+def _recover_state_dir(state_dir: Path) -> None:
+    """After a kill between the two renames, the complete state is in ``state.old``."""
+    old = state_dir.with_name(state_dir.name + ".old")
+    if not state_dir.exists() and old.exists():
+        os.replace(old, state_dir)
+    shutil.rmtree(state_dir.with_name(state_dir.name + ".tmp"), ignore_errors=True)
+
+
+def _truncate_csv_log(path: Path, epochs_completed: int) -> None:
+    """Keep the header and the rows of epochs ``0 .. epochs_completed-1`` (each once)."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    if not lines:
+        return
+    kept = [lines[0]]
+    for line in lines[1:]:
+        try:
+            epoch = int(line.split(",", 1)[0])
+        except ValueError:
+            continue
+        if epoch < epochs_completed:
+            kept.append(line)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(kept))
+    os.replace(tmp, path)
+
+
+def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_set: str,
+              seed: int, settings: TrainingSettings, verbose: int = 2) -> dict:
+    """Train one network of the paper and evaluate it on the test split.
+
+    Args:
+        tfrecord_dir: shard folder written by ``write_tfrecord_shards``.
+        run_dir: output folder; gets ``log.csv``, ``best.weights.h5``, ``model.keras``,
+            ``test_scores.npz`` and ``metrics.json`` (written last).
+        spec: the data set.
+        model: "shallow" or "deep".
+        feature_set: "low", "high" or "complete".
+        seed: seeds initialization and the per-epoch shuffles.
+        settings: TrainingSettings.
+        verbose: Keras fit verbosity.
+
+    Returns:
+        The metrics dict also written to ``metrics.json``.
+    """
+    configure_tensorflow(seed, settings.threads)
+    import keras
+
+    from .callbacks import (EpochWallTime, MomentumRamp, PaperEarlyStopping,
+                            PerBatchLearningRateDecay, RaiseOnNonFiniteLoss, StopOnThreshold)
+    from .metrics import roc_auc
+    from .models import paper_model
+    from .optimizers import ScheduledMomentumSGD
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.json").unlink(missing_ok=True)
+    state_dir = run_dir / STATE_DIR
+    _recover_state_dir(state_dir)
+
+    manifest = load_manifest(tfrecord_dir)
+    statistics = json.loads((Path(tfrecord_dir) / "statistics.json").read_text())
+    columns = spec.feature_indices(feature_set)
+    x_train, y_train = read_split(tfrecord_dir, "train")
+    x_valid, y_valid = read_split(tfrecord_dir, "valid")
+    x_test, y_test = read_split(tfrecord_dir, "test")
+    x_train, x_valid, x_test = (np.ascontiguousarray(a[:, columns])
+                                for a in (x_train, x_valid, x_test))
+    offset, scale = standardization_constants(statistics, columns, settings.standardize)
+
+    n_train = len(x_train)
+    steps_per_epoch = math.ceil(n_train / settings.batch_size)
+    steps_per_execution = largest_divisor_at_most(steps_per_epoch, settings.steps_per_execution)
+    log.info("%s %s/%s seed %d: %s train, %s valid, %s test rows; %d steps/epoch, "
+             "%d steps per execution", spec.name, model, feature_set, seed, f"{n_train:,}",
+             f"{len(x_valid):,}", f"{len(x_test):,}", steps_per_epoch, steps_per_execution)
+
+    lr_decay = PerBatchLearningRateDecay(settings.learning_rate, settings.decay_factor,
+                                         settings.learning_rate_floor)
+    momentum = MomentumRamp(settings.initial_momentum, settings.final_momentum,
+                            settings.momentum_saturation_epochs)
+    stopping = PaperEarlyStopping("val_loss", settings.min_relative_improvement,
+                                  settings.stopping_patience, settings.momentum_saturation_epochs)
+
+    state_file = state_dir / "state.json"
+    if state_file.exists():
+        state = json.loads(state_file.read_text())
+        net = keras.models.load_model(state_dir / "model.keras")
+        initial_epoch = int(state["epochs_completed"])
+        stopping.set_state(state["callbacks"]["paper_early_stopping"])
+        best_val_loss = state["callbacks"]["checkpoint"]["best"]
+        wall_offset = float(state["wall_time"])
+        log.info("resuming after epoch %d (step %d)", initial_epoch,
+                 int(net.optimizer.iterations.numpy()))
+    else:
+        net = paper_model(model, len(columns), seed=seed, width=settings.width,
+                          depth=settings.depth, dropout=settings.dropout,
+                          weight_decay=0.0 if settings.dropout else settings.weight_decay,
+                          offset=None if settings.standardize == "none" else offset,
+                          scale=None if settings.standardize == "none" else scale)
+        net.compile(
+            optimizer=ScheduledMomentumSGD(settings.learning_rate, settings.initial_momentum),
+            loss=keras.losses.BinaryCrossentropy(),
+            metrics=[keras.metrics.AUC(num_thresholds=settings.auc_thresholds, name="auc")],
+            steps_per_execution=steps_per_execution,
+            jit_compile=settings.jit_compile,
+        )
+        initial_epoch, best_val_loss, wall_offset = 0, None, 0.0
+        _truncate_csv_log(run_dir / "log.csv", 0)
+
+    _truncate_csv_log(run_dir / "log.csv", initial_epoch)
+    wall_time = EpochWallTime(wall_offset)
+    checkpoint = keras.callbacks.ModelCheckpoint(
+        run_dir / "best.weights.h5", monitor="val_loss", mode="min", save_best_only=True,
+        save_weights_only=True, initial_value_threshold=best_val_loss)
+    stateful = {
+        "paper_early_stopping": (stopping.get_state, stopping.set_state),
+        "checkpoint": (lambda: {"best": None if checkpoint.best in (None, math.inf)
+                                else float(checkpoint.best)}, None),
+    }
+    callbacks = [lr_decay, momentum, wall_time, RaiseOnNonFiniteLoss(), stopping]
+    if settings.early_stopping_patience:
+        callbacks.append(keras.callbacks.EarlyStopping(
+            "val_loss", patience=settings.early_stopping_patience, mode="min"))
+    if settings.stop_on_threshold:
+        callbacks.append(StopOnThreshold(**settings.stop_on_threshold))
+    callbacks += [checkpoint, keras.callbacks.CSVLogger(run_dir / "log.csv", append=True),
+                  _SaveTrainingState.make(state_dir, stateful, wall_time)]
+
+    if initial_epoch < settings.max_epochs and not (
+            state_file.exists() and json.loads(state_file.read_text()).get("finished")):
+        train_ds = epoch_batches(x_train, y_train, seed=seed, first_epoch=initial_epoch,
+                                 last_epoch=settings.max_epochs,
+                                 batch_size=settings.batch_size)
+        net.fit(train_ds, epochs=settings.max_epochs, initial_epoch=initial_epoch,
+                steps_per_epoch=steps_per_epoch,
+                validation_data=(x_valid, y_valid.reshape(-1, 1)),
+                validation_batch_size=settings.validation_batch_size,
+                callbacks=callbacks, verbose=verbose)
+    state = json.loads(state_file.read_text())
+    state["finished"] = True
+    _atomic_json(state_file, state)
+
+    history = _read_log(run_dir / "log.csv")
+    epochs_trained = len(history["epoch"])
+    final_path = run_dir / "model.keras"
+    net.save(final_path.with_name("model.tmp.keras"))
+    os.replace(final_path.with_name("model.tmp.keras"), final_path)
+
+    net.load_weights(run_dir / "best.weights.h5")
+    scores = net.predict(x_test, batch_size=settings.validation_batch_size, verbose=0).ravel()
+    tmp_scores = run_dir / "test_scores.tmp.npz"
+    np.savez_compressed(tmp_scores, labels=y_test.astype(np.int8), scores=scores)
+    os.replace(tmp_scores, run_dir / "test_scores.npz")
+
+    val_losses = history["val_loss"]
+    best_epoch = int(np.argmin(val_losses)) if val_losses else None
+    metrics = {
+        "dataset": spec.name, "model": model, "feature_set": feature_set, "seed": seed,
+        "test_auc": roc_auc(y_test, scores),
+        "test_rows": int(len(y_test)),
+        "epochs_trained": epochs_trained,
+        "best_epoch": best_epoch + 1 if best_epoch is not None else None,
+        "best_val_loss": float(val_losses[best_epoch]) if val_losses else None,
+        "stopped_by_paper_rule": stopping.stopped_epoch is not None
+                                 or epochs_trained < settings.max_epochs,
+        "final_learning_rate": paper.learning_rate_at(int(net.optimizer.iterations.numpy()),
+                                                      settings.learning_rate,
+                                                      settings.decay_factor,
+                                                      settings.learning_rate_floor),
+        "steps": int(net.optimizer.iterations.numpy()),
+        "trainable_parameters": int(sum(np.prod(w.shape) for w in net.trainable_weights)),
+        "wall_time_s": float(history["wall_time"][-1]) if history["wall_time"] else 0.0,
+        "settings": dataclasses.asdict(settings) | {
+            "decay_factor": settings.decay_factor,
+            "stopping_patience": settings.stopping_patience,
+            "steps_per_execution_used": steps_per_execution,
+            "steps_per_epoch": steps_per_epoch},
+        "data": {"tfrecords": str(tfrecord_dir), "splits": manifest["splits"] and
+                 {k: v["range"] for k, v in manifest["splits"].items()}},
+        "versions": _versions(),
+    }
+    _atomic_json(run_dir / "metrics.json", metrics)
+    log.info("test AUC %.4f after %d epochs", metrics["test_auc"], epochs_trained)
+    return metrics
+
+
+def _read_log(path: Path) -> dict:
+    import csv
+
+    history: dict = {"epoch": [], "val_loss": [], "wall_time": []}
+    if not path.exists():
+        return history
+    with open(path) as f:
+        for row in csv.DictReader(f):
+            history["epoch"].append(int(row["epoch"]))
+            history["val_loss"].append(float(row["val_loss"]))
+            history["wall_time"].append(float(row.get("wall_time") or 0.0))
+    return history
+
+
+def _versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "numpy": np.__version__,
+            "machine": platform.machine()}
