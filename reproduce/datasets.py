@@ -149,20 +149,20 @@ def check_splits(spec: DatasetSpec) -> None:
     ranges = []
     for split in ("train", "valid", "test"):
         if split not in spec.splits:
-            raise ValueError(f"datasets.{spec.name}.splits.{split}: missing")
+            raise ValueError(f"splits.{split}: missing")
         start, end = spec.splits[split]
         if not 0 <= start < end:
             raise ValueError(
-                f"datasets.{spec.name}.splits.{split}: expected 0 <= start < end, "
+                f"splits.{split}: expected 0 <= start < end, "
                 f"got [{start}, {end}]"
             )
         if end > spec.rows:
             raise ValueError(
-                f"datasets.{spec.name}.splits.{split}: ends at row {end:,} but the file "
+                f"splits.{split}: ends at row {end:,} but the file "
                 f"has {spec.rows:,} rows"
             )
         ranges.append((start, end, split))
     ranges.sort()
     for (s0, e0, a), (s1, e1, b) in zip(ranges, ranges[1:]):
         if s1 < e0:
-            raise ValueError(f"datasets.{spec.name}.splits: {a} and {b} overlap")
+            raise ValueError(f"splits: {a} and {b} overlap")

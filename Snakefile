@@ -1,0 +1,30 @@
+# Reproduction of Baldi, Sadowski & Whiteson, "Searching for Exotic Particles in High-Energy
+# Physics with Deep Learning", Nat. Commun. 5, 4308 (2014). See README.md.
+#   snakemake --cores all                      # the paper's HIGGS Table 1 (30 trainings)
+#   snakemake --cores all --config preset=demo # offline demo on the embedded sample
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+from reproduce.config import load_config
+
+
+configfile: "config.yaml"
+
+
+config = load_config(config)
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/tfrecords.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        rules.report.output,
+    default_target: True

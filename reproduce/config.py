@@ -1,0 +1,89 @@
+"""The workflow's configuration: presets, schema validation with defaults, sanity checks.
+
+``load_config`` is called by the Snakefile before any job runs. Every error names the
+config key (``training.max_epochs: -3 is less than the minimum of 1``).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+
+from .datasets import get_dataset
+
+WORKFLOW_DIR = Path(__file__).resolve().parent.parent / "workflow"
+SCHEMA_PATH = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
+PRESETS_DIR = WORKFLOW_DIR / "presets"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the key."""
+
+
+def deep_merge(base: dict, overlay: dict) -> dict:
+    """A copy of ``base`` with ``overlay`` merged in (nested dicts merged, the rest replaced)."""
+    merged = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _fill_defaults(instance, schema):
+    if not isinstance(instance, dict) or schema.get("type") != "object":
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(instance[key], sub)
+
+
+def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
+    """Validate against the JSON schema, fill defaults, check splits against the files.
+
+    Returns the completed config; raises ConfigError naming the offending key.
+    """
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    config = copy.deepcopy(config)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        key = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        message = err.message
+        if err.validator == "additionalProperties":
+            message = f"unknown key: {message}"
+        raise ConfigError(f"config key {key}: {message}")
+    _fill_defaults(config, schema)
+    for name in config["datasets"]:
+        try:
+            get_dataset(name, config["dataset_overrides"].get(name))
+        except ValueError as exc:
+            raise ConfigError(f"config key dataset_overrides.{name}.{exc}") from exc
+    if config["training"]["final_momentum"] < config["training"]["initial_momentum"]:
+        raise ConfigError("config key training.final_momentum: must be >= initial_momentum")
+    return config
+
+
+def load_config(config: dict, presets_dir: Path = PRESETS_DIR) -> dict:
+    """Apply ``config["preset"]`` (a file in ``workflow/presets/``), then validate.
+
+    Values given on the command line after the preset (``--config``) are not re-applied:
+    pass them in the preset or a config file of your own (``--configfile``).
+    """
+    preset = config.get("preset", "none")
+    if preset not in (None, "none"):
+        path = Path(presets_dir) / f"{preset}.yaml"
+        if not path.exists():
+            known = sorted(p.stem for p in Path(presets_dir).glob("*.yaml"))
+            raise ConfigError(f"config key preset: no preset {preset!r} "
+                              f"(known: none, {', '.join(known)})")
+        config = deep_merge(config, yaml.safe_load(path.read_text()) or {})
+    return validate_config(config)

@@ -1,0 +1,44 @@
+"""Per-run evaluation: exact test AUC, the ROC curve on a grid, discovery significance."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .metrics import background_rejection_curve, discovery_significance, roc_auc
+
+
+def evaluate_scores(scores_path, out_path, run: dict, roc_points: int = 201) -> dict:
+    """Evaluate the test-set scores saved by ``train_run`` and write them as JSON.
+
+    Args:
+        scores_path: ``test_scores.npz`` with ``labels`` and ``scores``.
+        out_path: the JSON to write (atomically).
+        run: identifying fields copied into the JSON (dataset, model, feature_set, seed).
+        roc_points: points of the signal-efficiency grid for the ROC curve.
+
+    Returns:
+        ``run`` plus ``auc``, ``significance`` (dict) and ``roc`` (signal efficiency,
+        background rejection).
+    """
+    with np.load(scores_path) as data:
+        labels, scores = data["labels"], data["scores"]
+    efficiency, rejection = background_rejection_curve(labels, scores, roc_points)
+    result = dict(run)
+    result.update({
+        "auc": roc_auc(labels, scores),
+        "test_events": int(labels.size),
+        "signal_fraction": float(np.mean(labels == 1)),
+        "significance": discovery_significance(labels, scores),
+        "roc": {"signal_efficiency": efficiency.tolist(),
+                "background_rejection": rejection.tolist()},
+    })
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(out_path.name + ".tmp")
+    tmp.write_text(json.dumps(result) + "\n")
+    os.replace(tmp, out_path)
+    return result

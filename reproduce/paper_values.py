@@ -1,0 +1,33 @@
+"""The numbers the paper reports, transcribed once (PAPER.md, Tables 1 and 2)."""
+
+from __future__ import annotations
+
+# Row labels of the paper's tables for this package's model names.
+MODEL_LABELS = {"bdt": "BDT", "shallow": "NN", "deep": "DN",
+                "shallow_dropout": "NNdropOut", "deep_dropout": "DNdropOut"}
+
+# (mean, std) of the test AUC; "<0.001" is entered as 0.001 (the bound), 0.01 for BDT.
+AUC = {
+    "HIGGS": {  # Table 1, 500k test events
+        "bdt": {"low": (0.73, 0.01), "high": (0.78, 0.01), "complete": (0.81, 0.01)},
+        "shallow": {"low": (0.733, 0.007), "high": (0.777, 0.001), "complete": (0.816, 0.004)},
+        "deep": {"low": (0.880, 0.001), "high": (0.800, 0.001), "complete": (0.885, 0.002)},
+    },
+    "SUSY": {  # Table 2
+        "bdt": {"low": (0.850, 0.003), "high": (0.835, 0.003), "complete": (0.863, 0.003)},
+        "shallow": {"low": (0.867, 0.002), "high": (0.863, 0.001), "complete": (0.875, 0.001)},
+        "shallow_dropout": {"low": (0.856, 0.001), "high": (0.859, 0.001),
+                            "complete": (0.873, 0.001)},
+        "deep": {"low": (0.872, 0.001), "high": (0.865, 0.001), "complete": (0.876, 0.001)},
+        "deep_dropout": {"low": (0.876, 0.001), "high": (0.869, 0.001),
+                         "complete": (0.879, 0.001)},
+    },
+}
+
+# Expected discovery significance (Gaussian sigma), 100 signal and 1000 +- 50 background.
+SIGNIFICANCE = {
+    "HIGGS": {"shallow": {"low": 2.5, "high": 3.1, "complete": 3.7},
+              "deep": {"low": 4.9, "high": 3.6, "complete": 5.0}},
+    "SUSY": {"shallow": {"low": 6.5, "high": 6.2, "complete": 6.9},
+             "deep": {"low": 7.5, "high": 7.3, "complete": 7.6}},
+}

@@ -1,0 +1,265 @@
+"""Tables and figures for ``paper_figures/``: the paper's AUC table beside ours, learning
+curves and ROC curves, and a one-page summary linking them."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .datasets import FEATURE_SETS
+from .paper_values import AUC, MODEL_LABELS, SIGNIFICANCE
+
+log = logging.getLogger(__name__)
+
+FEATURE_LABELS = {"low": "low-level", "high": "high-level", "complete": "complete"}
+# A cell is "reproduced" when |ours - paper| <= VERDICT_SIGMAS * combined std, with the
+# combined std sqrt(std_ours^2 + std_paper^2) never taken below VERDICT_MIN_STD.
+VERDICT_SIGMAS = 2.0
+VERDICT_MIN_STD = 0.001
+
+
+def load_evaluations(paths) -> pd.DataFrame:
+    """One row per run: dataset, model, feature_set, seed, auc, significance, roc."""
+    rows = []
+    for path in paths:
+        e = json.loads(Path(path).read_text())
+        rows.append({"dataset": e["dataset"], "model": e["model"],
+                     "feature_set": e["feature_set"], "seed": e["seed"], "auc": e["auc"],
+                     "significance": e["significance"]["significance"],
+                     "roc_efficiency": e["roc"]["signal_efficiency"],
+                     "roc_rejection": e["roc"]["background_rejection"]})
+    if not rows:
+        raise ValueError("no evaluations to report")
+    return pd.DataFrame(rows)
+
+
+def auc_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds per (dataset, model, feature set), with the paper's values.
+
+    Columns: dataset, model, label, feature_set, n_seeds, auc_mean, auc_std, paper_auc,
+    paper_std, difference, difference_sigmas, verdict, significance_mean, paper_significance.
+    """
+    grouped = runs.groupby(["dataset", "model", "feature_set"], sort=False)
+    table = grouped.agg(n_seeds=("seed", "nunique"), auc_mean=("auc", "mean"),
+                        auc_std=("auc", "std"), significance_mean=("significance", "mean"))
+    table = table.reset_index()
+    table["auc_std"] = table["auc_std"].fillna(0.0)
+    table["label"] = table["model"].map(MODEL_LABELS)
+    paper = [AUC.get(d, {}).get(m, {}).get(f, (math.nan, math.nan))
+             for d, m, f in zip(table.dataset, table.model, table.feature_set)]
+    table["paper_auc"] = [p[0] for p in paper]
+    table["paper_std"] = [p[1] for p in paper]
+    table["difference"] = table["auc_mean"] - table["paper_auc"]
+    combined = np.maximum(np.hypot(table["auc_std"], table["paper_std"]), VERDICT_MIN_STD)
+    table["difference_sigmas"] = table["difference"] / combined
+    table["verdict"] = np.where(table["paper_auc"].isna(), "no paper value",
+                                np.where(table["difference_sigmas"].abs() <= VERDICT_SIGMAS,
+                                         "reproduced", "not reproduced"))
+    table["paper_significance"] = [SIGNIFICANCE.get(d, {}).get(m, {}).get(f, math.nan)
+                                   for d, m, f in zip(table.dataset, table.model,
+                                                      table.feature_set)]
+    order = {m: i for i, m in enumerate(MODEL_LABELS)}
+    table["_m"] = table["model"].map(order)
+    table["_f"] = table["feature_set"].map({f: i for i, f in enumerate(FEATURE_SETS)})
+    table = table.sort_values(["dataset", "_m", "_f"]).drop(columns=["_m", "_f"])
+    return table[["dataset", "model", "label", "feature_set", "n_seeds", "auc_mean", "auc_std",
+                  "paper_auc", "paper_std", "difference", "difference_sigmas", "verdict",
+                  "significance_mean", "paper_significance"]].reset_index(drop=True)
+
+
+def _cell(mean, std, n):
+    return f"{mean:.3f} ({std:.3f})" if n > 1 else f"{mean:.3f}"
+
+
+def table_markdown(table: pd.DataFrame) -> str:
+    """The paper's layout: rows NN/DN (and dropout), columns low / high / complete."""
+    lines = []
+    for dataset, part in table.groupby("dataset", sort=False):
+        number = {"HIGGS": 1, "SUSY": 2}.get(dataset, "")
+        feats = [f for f in FEATURE_SETS if f in set(part.feature_set)]
+        lines += [f"## Table {number}: {dataset}, test AUC, ours vs the paper", "",
+                  "Each cell: our mean (std) over seeds / the paper's mean (std); the "
+                  "difference in units of the combined std; the verdict.", "",
+                  "| | " + " | ".join(FEATURE_LABELS[f] for f in feats) + " |",
+                  "|---|" + "---|" * len(feats)]
+        for model, rows in part.groupby("model", sort=False):
+            cells = []
+            for f in feats:
+                r = rows[rows.feature_set == f]
+                if r.empty:
+                    cells.append("")
+                    continue
+                r = r.iloc[0]
+                paper = ("n/a" if math.isnan(r.paper_auc)
+                         else f"{r.paper_auc:.3f} ({r.paper_std:.3f})")
+                sig = "" if math.isnan(r.difference_sigmas) else \
+                    f"; {r.difference_sigmas:+.1f} sd, {r.verdict}"
+                cells.append(f"{_cell(r.auc_mean, r.auc_std, r.n_seeds)} / {paper}{sig}")
+            lines.append(f"| {MODEL_LABELS[model]} | " + " | ".join(cells) + " |")
+        for model, rows in part.groupby("model", sort=False):
+            if rows.paper_significance.isna().all() and "dropout" in model:
+                continue
+            cells = []
+            for f in feats:
+                r = rows[rows.feature_set == f]
+                if r.empty:
+                    cells.append("")
+                    continue
+                r = r.iloc[0]
+                paper = "n/a" if math.isnan(r.paper_significance) else \
+                    f"{r.paper_significance:.1f}"
+                cells.append(f"{r.significance_mean:.1f} sigma / {paper} sigma")
+            lines.append(f"| significance {MODEL_LABELS[model]} | " + " | ".join(cells) + " |")
+        n_seeds = sorted(set(part.n_seeds))
+        lines += ["", f"Seeds per cell: {', '.join(map(str, n_seeds))}. Verdict: reproduced "
+                  f"when |ours - paper| <= {VERDICT_SIGMAS:g} x sqrt(std_ours^2 + "
+                  f"std_paper^2) (at least {VERDICT_MIN_STD}). Significance: Asimov with "
+                  "background uncertainty (Cowan et al. 2011) for 100 signal and 1000 +- 50 "
+                  "background events at the best cut on the network output.", ""]
+    return "\n".join(lines)
+
+
+def table_latex(table: pd.DataFrame) -> str:
+    """A LaTeX tabular per data set: rows models, columns feature sets, ours / paper."""
+    out = []
+    for dataset, part in table.groupby("dataset", sort=False):
+        feats = [f for f in FEATURE_SETS if f in set(part.feature_set)]
+        out += [f"% {dataset}: test AUC, ours mean (std) / paper", "\\begin{tabular}{l"
+                + "c" * len(feats) + "}", "\\hline",
+                " & " + " & ".join(FEATURE_LABELS[f] for f in feats) + " \\\\", "\\hline"]
+        for model, rows in part.groupby("model", sort=False):
+            cells = []
+            for f in feats:
+                r = rows[rows.feature_set == f]
+                cells.append("" if r.empty else
+                             f"{_cell(r.iloc[0].auc_mean, r.iloc[0].auc_std, r.iloc[0].n_seeds)}"
+                             f" / {r.iloc[0].paper_auc:.3f}")
+            out.append(f"{MODEL_LABELS[model]} & " + " & ".join(cells) + " \\\\")
+        out += ["\\hline", "\\end{tabular}", ""]
+    return "\n".join(out)
+
+
+def load_logs(paths) -> pd.DataFrame:
+    """Per-epoch CSV logs in long form: run columns, epoch, metric, split, value."""
+    frames = []
+    for path in paths:
+        path = Path(path)
+        dataset = path.parent.parent.parent.name
+        model, features, seed = path.parent.name.rsplit("-", 2)
+        df = pd.read_csv(path)
+        df["epoch"] = df["epoch"] + 1
+        for metric in ("loss", "auc"):
+            for split, column in (("train", metric), ("validation", f"val_{metric}")):
+                if column in df:
+                    frames.append(pd.DataFrame({
+                        "dataset": dataset, "model": model, "feature_set": features,
+                        "seed": int(seed.removeprefix("seed")), "epoch": df["epoch"],
+                        "metric": metric, "split": split, "value": df[column]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _save(fig, path: Path) -> None:
+    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
+    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+    os.replace(tmp, path)
+    pdf = path.with_suffix(".pdf")
+    fig.savefig(pdf.with_name(pdf.stem + ".tmp.pdf"), bbox_inches="tight")
+    os.replace(pdf.with_name(pdf.stem + ".tmp.pdf"), pdf)
+
+
+def plot_learning_curves(logs: pd.DataFrame, path: Path) -> None:
+    """Loss and AUC per epoch, train vs validation, mean and band (std) over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    logs = logs.copy()
+    logs["panel"] = (logs["dataset"] + " " + logs["model"].map(MODEL_LABELS) + ", "
+                     + logs["feature_set"].map(FEATURE_LABELS))
+    grid = sns.relplot(data=logs, x="epoch", y="value", hue="split", row="metric",
+                       col="panel", kind="line", errorbar="sd", height=2.6, aspect=1.1,
+                       facet_kws={"sharey": "row", "margin_titles": True})
+    grid.set_titles(row_template="{row_name}", col_template="{col_name}", size=8)
+    grid.figure.suptitle("Learning curves (mean and std over seeds)", y=1.02)
+    _save(grid.figure, path)
+    plt.close(grid.figure)
+
+
+def plot_roc_curves(runs: pd.DataFrame, path: Path) -> None:
+    """Fig. 7 style: background rejection vs signal efficiency, one panel per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    panels = list(runs.groupby(["dataset", "model"], sort=False))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
+    palette = dict(zip(FEATURE_SETS, sns.color_palette("colorblind", 3)))
+    for ax, ((dataset, model), part) in zip(axes[0], panels):
+        for feature_set in FEATURE_SETS:
+            rows = part[part.feature_set == feature_set]
+            if rows.empty:
+                continue
+            efficiency = np.asarray(rows.iloc[0].roc_efficiency)
+            rejection = np.mean(np.stack(rows.roc_rejection.map(np.asarray).to_list()), axis=0)
+            label = f"{FEATURE_LABELS[feature_set]} (AUC = {rows.auc.mean():.3f})"
+            ax.plot(efficiency, rejection, color=palette[feature_set], label=label)
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="Signal efficiency",
+               ylabel="Background rejection", title=f"{dataset}: {MODEL_LABELS[model]}")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+SUMMARY = """# paper_figures/
+
+What the workflow produced, and what each file shows. Every number traces back to a run
+under `{results}`: `<dataset>/runs/<model>-<features>-seed<seed>/` (per-epoch `log.csv`,
+`metrics.json`, checkpoints, test scores) and `<dataset>/evaluation/*.json`.
+
+- [auc_table.md](auc_table.md) (also [CSV](auc_table.csv), [LaTeX](auc_table.tex)): the
+  paper's Table 1/2 layout, our test AUC as mean (std) over {n_seeds} seed(s) beside the
+  paper's value, the difference in combined standard deviations, a verdict per cell, and
+  the discovery-significance rows.
+- [learning_curves.png](learning_curves.png) (and PDF): loss and AUC per epoch, training vs
+  validation, one column per model and feature set, mean and std band over seeds. Not in
+  the paper; made from the per-epoch CSV logs.
+- [roc_curves.png](roc_curves.png) (and PDF): background rejection vs signal efficiency per
+  model, one curve per feature set with its AUC in the legend, as in the paper's Fig. 7.
+
+{table}
+"""
+
+
+def write_report(evaluation_paths, log_paths, figures_dir) -> pd.DataFrame:
+    """Write the tables, figures and summary into ``figures_dir``; return the AUC table."""
+    figures_dir = Path(figures_dir)
+    figures_dir.mkdir(parents=True, exist_ok=True)
+    runs = load_evaluations(evaluation_paths)
+    table = auc_table(runs)
+    markdown = table_markdown(table)
+    for name, text in (("auc_table.md", markdown + "\n"), ("auc_table.tex", table_latex(table))):
+        (figures_dir / f"{name}.tmp").write_text(text)
+        os.replace(figures_dir / f"{name}.tmp", figures_dir / name)
+    table.to_csv(figures_dir / "auc_table.csv.tmp", index=False, float_format="%.6f")
+    os.replace(figures_dir / "auc_table.csv.tmp", figures_dir / "auc_table.csv")
+    plot_learning_curves(load_logs(log_paths), figures_dir / "learning_curves.png")
+    plot_roc_curves(runs, figures_dir / "roc_curves.png")
+    results = Path(evaluation_paths[0]).parent.parent.parent
+    summary = SUMMARY.format(results=f"{results}/", n_seeds=", ".join(
+        map(str, sorted(set(table.n_seeds)))), table=markdown)
+    (figures_dir / "README.md.tmp").write_text(summary)
+    os.replace(figures_dir / "README.md.tmp", figures_dir / "README.md")
+    log.info("wrote %s", ", ".join(sorted(p.name for p in figures_dir.iterdir())))
+    return table

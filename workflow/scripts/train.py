@@ -1,0 +1,22 @@
+from reproduce.rule_logging import log_to_file
+
+log_to_file(snakemake.log[0])
+
+from pathlib import Path
+
+from reproduce.training import TrainingSettings, train_run
+
+w = snakemake.wildcards
+model, _, variant = w.model.partition("_")
+settings = TrainingSettings.from_dict(
+    dict(snakemake.params.training, dropout=variant == "dropout", threads=snakemake.threads)
+)
+train_run(
+    Path(snakemake.input.manifest).parent,
+    Path(snakemake.output.metrics).parent,
+    spec=snakemake.params.spec,
+    model=model,
+    feature_set=w.features,
+    seed=int(w.seed),
+    settings=settings,
+)
