@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 CHUNK = 1 << 20
+STREAM_CHUNK = 1 << 16  # a dropped connection loses at most this much of what arrived
 
 
 class DownloadError(RuntimeError):
@@ -128,7 +129,7 @@ def _stream_http(url: str, part: Path, *, timeout: float, retries: int, backoff:
                 received = 0
                 try:
                     with open(part, mode) as out:
-                        for block in resp.iter_content(CHUNK):
+                        for block in resp.iter_content(STREAM_CHUNK):
                             out.write(block)
                             received += len(block)
                             progress.update(len(block))

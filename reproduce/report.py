@@ -187,7 +187,9 @@ def plot_learning_curves(logs: pd.DataFrame, path: Path) -> None:
     grid = sns.relplot(data=logs, x="epoch", y="value", hue="split", row="metric",
                        col="panel", kind="line", errorbar="sd", height=2.6, aspect=1.1,
                        facet_kws={"sharey": "row", "margin_titles": True})
-    grid.set_titles(row_template="{row_name}", col_template="{col_name}", size=8)
+    grid.set_titles(row_template="", col_template="{col_name}", size=8)
+    for metric, axes in zip(grid.row_names, grid.axes):
+        axes[0].set_ylabel({"loss": "loss (cross-entropy + L2)", "auc": "AUC"}.get(metric, metric))
     grid.figure.suptitle("Learning curves (mean and std over seeds)", y=1.02)
     _save(grid.figure, path)
     plt.close(grid.figure)

@@ -39,8 +39,10 @@ class InputFormatError(ValueError):
 
 def _first_bad_line(path: Path, n_columns: int) -> str:
     """Scan the file line by line (slow; only on the error path) for the first bad line."""
+    lineno = 0
+    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with gzip.open(path, "rt") as f:
+        with opener(path, "rt") as f:
             for lineno, line in enumerate(f, start=1):
                 fields = line.rstrip("\n").split(",")
                 if len(fields) != n_columns:
@@ -60,6 +62,8 @@ def _first_bad_line(path: Path, n_columns: int) -> str:
                             f"{fields[0].strip()!r}")
     except (EOFError, OSError, zlib.error) as exc:
         return f"{path}: truncated or corrupt gzip data after line {lineno:,} ({exc})"
+    if lineno == 0:
+        return f"{path}: empty file"
     return f"{path}: unreadable CSV"
 
 

@@ -333,6 +333,7 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
     net.save(final_path.with_name("model.tmp.keras"))
     os.replace(final_path.with_name("model.tmp.keras"), final_path)
 
+    steps = int(net.optimizer.iterations.numpy())  # before the best weights replace state
     net.load_weights(run_dir / "best.weights.h5")
     scores = net.predict(x_test, batch_size=settings.validation_batch_size, verbose=0).ravel()
     tmp_scores = run_dir / "test_scores.tmp.npz"
@@ -350,11 +351,10 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
         "best_val_loss": float(val_losses[best_epoch]) if val_losses else None,
         "stopped_by_paper_rule": stopping.stopped_epoch is not None
                                  or epochs_trained < settings.max_epochs,
-        "final_learning_rate": paper.learning_rate_at(int(net.optimizer.iterations.numpy()),
-                                                      settings.learning_rate,
+        "final_learning_rate": paper.learning_rate_at(steps, settings.learning_rate,
                                                       settings.decay_factor,
                                                       settings.learning_rate_floor),
-        "steps": int(net.optimizer.iterations.numpy()),
+        "steps": steps,
         "trainable_parameters": int(sum(np.prod(w.shape) for w in net.trainable_weights)),
         "wall_time_s": float(history["wall_time"][-1]) if history["wall_time"] else 0.0,
         "settings": dataclasses.asdict(settings) | {

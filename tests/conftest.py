@@ -1,0 +1,119 @@
+import gzip
+import http.server
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "data" / "higgs-sample.csv.gz"
+SAMPLE_SHA256 = "d297344d54995de8aa39d04d5f4fa1659248673395aa9b6e124190e9e30426df"
+SAMPLE_ROWS = 10_984
+
+
+@pytest.fixture(scope="session")
+def sample_array():
+    """The embedded sample parsed by numpy: an independent reference for the converter."""
+    with gzip.open(SAMPLE, "rt") as f:
+        return np.loadtxt(f, delimiter=",", dtype=np.float64).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def sample_spec():
+    from reproduce.datasets import get_dataset
+
+    return get_dataset("HIGGS", {"rows": SAMPLE_ROWS, "splits": {
+        "train": [0, 8984], "valid": [8984, 9984], "test": [9984, 10984]}})
+
+
+@pytest.fixture(scope="session")
+def sample_shards(tmp_path_factory, sample_spec):
+    from reproduce.tfrecords import write_tfrecord_shards
+
+    out = tmp_path_factory.mktemp("tfrecords")
+    write_tfrecord_shards(SAMPLE, out, sample_spec, rows_per_shard=4000, rows_per_record=256)
+    return out
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves files from ``server.files`` with Range support and scripted misbehaviour.
+
+    ``server.behaviour[path]`` is a list consumed one request at a time; each entry is
+    "ok", "cut:N" (send N bytes of the body, then drop the connection), "html",
+    "500", "404" or "norange" (ignore Range, send everything with 200).
+    """
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        server = self.server
+        server.requests.append((self.path, self.headers.get("Range")))
+        plan = server.behaviour.get(self.path, [])
+        action = plan.pop(0) if plan else "ok"
+        if action in ("500", "404"):
+            self.send_error(int(action))
+            return
+        if action == "html":
+            body = b"<!DOCTYPE html><html><body>Service unavailable</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        data = server.files.get(self.path)
+        if data is None:
+            self.send_error(404)
+            return
+        start = 0
+        rng = self.headers.get("Range")
+        if rng and action != "norange":
+            start = int(rng.split("=")[1].split("-")[0])
+            if start >= len(data):
+                self.send_response(416)
+                self.end_headers()
+                return
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        else:
+            self.send_response(200)
+        body = data[start:]
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if action.startswith("cut:"):
+            self.wfile.write(body[:int(action[4:])])
+            self.wfile.flush()
+            self.connection.shutdown(2)
+            return
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def http_server():
+    """A real HTTP server on 127.0.0.1 (Range requests, cut connections, HTML, 5xx)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.files, server.behaviour, server.requests = {}, {}, []
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def workflow_copy(tmp_path):
+    """A copy of the workflow (Snakefile, workflow/, config, data) in a temporary folder."""
+    for name in ("Snakefile", "config.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    for name in ("workflow", "data", "profiles"):
+        shutil.copytree(REPO / name, tmp_path / name)
+    return tmp_path

@@ -1,0 +1,145 @@
+"""The schedule callbacks, checked through model.fit against hand-computed references."""
+
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+from reproduce.callbacks import (MomentumRamp, PaperEarlyStopping, PerBatchLearningRateDecay,
+                                 RaiseOnNonFiniteLoss, StopOnThreshold)
+from reproduce.optimizers import ScheduledMomentumSGD
+
+
+def linear_model(n_inputs, seed=0):
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((n_inputs,)),
+                             keras.layers.Dense(1, kernel_initializer="glorot_uniform",
+                                                bias_initializer="ones")])
+
+
+def reference_momentum_sgd(w, b, x, y, batch, epochs, lr_at, momentum_at):
+    """Momentum SGD on the MSE of a linear model, by hand in float64 numpy."""
+    w, b = w.astype(np.float64).copy(), b.astype(np.float64).copy()
+    vw, vb = np.zeros_like(w), np.zeros_like(b)
+    step = 0
+    for epoch in range(epochs):
+        mu = momentum_at(epoch)
+        for start in range(0, len(x), batch):
+            xb, yb = x[start:start + batch], y[start:start + batch]
+            residual = xb @ w + b - yb                  # [B, 1]
+            gw = 2.0 * xb.T @ residual / len(xb)
+            gb = 2.0 * residual.sum(axis=0) / len(xb)
+            lr = lr_at(step)
+            vw = mu * vw - lr * gw
+            vb = mu * vb - lr * gb
+            w, b = w + vw, b + vb
+            step += 1
+    return w, b
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 4])
+def test_schedules_reach_compiled_update(steps_per_execution):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5]]) + 0.3).astype(np.float32)
+    model = linear_model(3)
+    w0, b0 = (v.numpy() for v in model.weights)
+    model.compile(ScheduledMomentumSGD(0.05, 0.0), "mse",
+                  steps_per_execution=steps_per_execution, jit_compile=False)
+    factor = 1.05  # strong enough that a per-N-batches update would show
+    callbacks = [PerBatchLearningRateDecay(0.05, factor, 1e-3), MomentumRamp(0.0, 0.9, 2)]
+    model.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0, callbacks=callbacks)
+    w, b = reference_momentum_sgd(
+        w0, b0, x.astype(np.float64), y.astype(np.float64), 8, 4,
+        lr_at=lambda t: max(0.05 / factor**t, 1e-3),
+        momentum_at=lambda e: 0.0 + 0.9 * min(e / 2, 1.0))
+    np.testing.assert_allclose(model.weights[0].numpy(), w, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(model.weights[1].numpy(), b, rtol=2e-5, atol=2e-6)
+    assert float(model.optimizer.learning_rate) == pytest.approx(max(0.05 / factor**32, 1e-3),
+                                                                 rel=1e-6)
+
+
+def test_stock_sgd_momentum_is_frozen_so_ramp_refuses_it():
+    model = linear_model(2)
+    model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "mse")
+    with pytest.raises(TypeError, match="ScheduledMomentumSGD"):
+        model.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, verbose=0,
+                  callbacks=[MomentumRamp()])
+
+
+def test_rates_and_momentum_logged_per_epoch():
+    model = linear_model(2)
+    model.compile(ScheduledMomentumSGD(0.05), "mse", steps_per_execution=2)
+    history = model.fit(np.zeros((20, 2)), np.zeros((20, 1)), batch_size=5, epochs=3,
+                        verbose=0, callbacks=[PerBatchLearningRateDecay(0.05, 1.1, 0.0),
+                                              MomentumRamp(0.5, 0.8, 3)])
+    assert history.history["momentum"] == pytest.approx([0.5, 0.6, 0.7])
+    assert history.history["learning_rate"] == pytest.approx(
+        [0.05 / 1.1**4, 0.05 / 1.1**8, 0.05 / 1.1**12], rel=1e-6)
+
+
+class FeedValLoss(keras.callbacks.Callback):
+    """Puts a scripted val_loss into the epoch logs (for the stopping rule)."""
+
+    def __init__(self, values):
+        super().__init__()
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["val_loss"] = self.values[epoch]
+
+
+def fit_with_val_losses(values, stopper):
+    model = linear_model(1)
+    model.compile(ScheduledMomentumSGD(0.0), "mse")
+    history = model.fit(np.zeros((2, 1)), np.zeros((2, 1)), epochs=len(values), verbose=0,
+                        callbacks=[FeedValLoss(values), stopper])
+    return len(history.epoch)
+
+
+def test_paper_stopping_rule_waits_for_momentum_saturation():
+    # Flat loss from the start: without the momentum condition it would stop after epoch 3.
+    stopper = PaperEarlyStopping(patience=3, start_epoch=6)
+    assert fit_with_val_losses([1.0] * 20, stopper) == 7  # epochs 0..6, stops after 6
+
+
+def test_paper_stopping_rule_relative_improvement():
+    # Improvements smaller than 1e-5 relative do not restart the patience count.
+    values = [1.0, 0.9, 0.8, 0.8 * (1 - 5e-6), 0.8 * (1 - 8e-6), 0.7999, 0.7999, 0.7999,
+              0.7999, 0.7999]
+    stopper = PaperEarlyStopping(patience=3, start_epoch=0)
+    # epoch 5 (0.7999 < 0.8*(1-8e-6)*(1-1e-5)) restarts; 6, 7, 8 do not -> stop after 8
+    assert fit_with_val_losses(values, stopper) == 9
+    assert stopper.stopped_epoch == 8
+
+
+def test_paper_stopping_rule_state_resumes():
+    first = PaperEarlyStopping(patience=4, start_epoch=0)
+    fit_with_val_losses([1.0, 1.0, 1.0], first)
+    assert first.get_state() == {"best": 1.0, "wait": 2}
+    second = PaperEarlyStopping(patience=4, start_epoch=0)
+    second.set_state(first.get_state())
+    assert fit_with_val_losses([1.0] * 10, second) == 2  # waits 3 and 4
+
+
+def test_stop_on_threshold_stops_and_warns_once_when_missing():
+    model = linear_model(1)
+    model.compile(ScheduledMomentumSGD(0.0), "mse")
+    x = np.zeros((2, 1))
+    h = model.fit(x, x, epochs=10, verbose=0,
+                  callbacks=[FeedValLoss([0.5, 0.4, 0.3, 0.2] + [0.1] * 6),
+                             StopOnThreshold("val_loss", 0.3, mode="min")])
+    assert len(h.epoch) == 3
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit(x, x, epochs=3, verbose=0, callbacks=[StopOnThreshold("val_accuracy", 0.9)])
+    assert len([w for w in caught if "val_accuracy" in str(w.message)]) == 1
+
+
+def test_non_finite_loss_raises():
+    model = linear_model(1)
+    model.compile(ScheduledMomentumSGD(1e30), "mse")
+    x = np.full((8, 1), 1e10, np.float32)
+    with pytest.raises(FloatingPointError, match="epoch"):
+        model.fit(x, x, epochs=5, verbose=0, callbacks=[RaiseOnNonFiniteLoss()])
