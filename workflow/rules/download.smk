@@ -11,5 +11,7 @@ rule download:
         "logs/download/{dataset}/{filename}.log",
     params:
         spec=lambda w: dataset_spec(w.dataset),
+    conda:
+        "../envs/reproduce.yaml"
     script:
         "../scripts/download.py"

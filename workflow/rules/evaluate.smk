@@ -6,5 +6,7 @@ rule evaluate:
         f"{RESULTS}/{{dataset}}/evaluation/{{model}}-{{features}}-seed{{seed}}.json",
     log:
         f"{RESULTS}/logs/evaluate/{{dataset}}/{{model}}-{{features}}-seed{{seed}}.log",
+    conda:
+        "../envs/reproduce.yaml"
     script:
         "../scripts/evaluate.py"

@@ -25,6 +25,8 @@ rule report:
     log:
         f"{RESULTS}/logs/report.log",
     params:
-        figures=FIGURES,
+        figures=lambda w, output: Path(output.summary).parent,
+    conda:
+        "../envs/reproduce.yaml"
     script:
         "../scripts/report.py"

@@ -14,5 +14,7 @@ rule tfrecords:
         spec=lambda w: dataset_spec(w.dataset),
         conversion=config["conversion"],
     threads: 2
+    conda:
+        "../envs/reproduce.yaml"
     script:
         "../scripts/tfrecords.py"

@@ -21,5 +21,7 @@ rule train:
     resources:
         mem_mb=lambda w: 4000 if "HIGGS" == w.dataset else 3000,
         runtime=lambda w: 4320 if w.model.startswith("deep") else 1440,
+    conda:
+        "../envs/reproduce.yaml"
     script:
         "../scripts/train.py"

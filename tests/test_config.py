@@ -1,0 +1,45 @@
+import pytest
+import yaml
+
+from reproduce.config import ConfigError, load_config
+
+from conftest import REPO
+
+
+def base():
+    return yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def test_default_is_the_paper_reproduction():
+    config = load_config(base())
+    assert config["datasets"] == ["HIGGS"]
+    assert len(config["models"]) * len(config["feature_sets"]) * len(config["seeds"]) == 30
+    assert config["training"]["learning_rate"] == 0.05  # filled from the schema's defaults
+    assert config["training"]["momentum_saturation_epochs"] == 200
+
+
+def test_presets_apply():
+    config = load_config(base() | {"preset": "demo"})
+    assert config["dataset_overrides"]["HIGGS"]["rows"] == 10984
+    assert config["training"]["max_epochs"] == 40
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"trainig": {}}, r"config key \(top level\): unknown key.*'trainig'"),
+    ({"training": {"max_epochs": -3}}, r"config key training.max_epochs: -3 is less than"),
+    ({"training": {"max_epochs": "ten"}}, r"config key training.max_epochs: 'ten' is not"),
+    ({"training": {"learning_rat": 0.1}}, r"config key training: unknown key.*learning_rat"),
+    ({"seeds": [1, 1]}, r"config key seeds: .*non-unique"),
+    ({"models": ["transformer"]}, r"config key models.0: 'transformer' is not one of"),
+    ({"preset": "huge"}, r"config key preset: no preset 'huge'"),
+    ({"dataset_overrides": {"HIGGS": {"splits": {"train": [0, 10], "valid": [10, 20],
+                                                 "test": [20, 11_000_001]}}}},
+     r"config key dataset_overrides.HIGGS.splits.test: ends at row 11,000,001 but the file "
+     r"has 11,000,000 rows"),
+    ({"dataset_overrides": {"HIGGS": {"splits": {"train": [0, 10], "valid": [5, 20],
+                                                 "test": [20, 30]}}}},
+     r"config key dataset_overrides.HIGGS.splits: train and valid overlap"),
+])
+def test_bad_config_names_the_key(change, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(base() | change)
