@@ -224,7 +224,7 @@ def plot_roc_curves(runs: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-SUMMARY = """# paper_figures/
+SUMMARY = """# Summary of this reproduction
 
 What the workflow produced, and what each file shows. Every number traces back to a run
 under `{results}`: `<dataset>/runs/<model>-<features>-seed<seed>/` (per-epoch `log.csv`,
@@ -261,7 +261,7 @@ def write_report(evaluation_paths, log_paths, figures_dir) -> pd.DataFrame:
     results = Path(evaluation_paths[0]).parent.parent.parent
     summary = SUMMARY.format(results=f"{results}/", n_seeds=", ".join(
         map(str, sorted(set(table.n_seeds)))), table=markdown)
-    (figures_dir / "README.md.tmp").write_text(summary)
-    os.replace(figures_dir / "README.md.tmp", figures_dir / "README.md")
+    (figures_dir / "summary.md.tmp").write_text(summary)
+    os.replace(figures_dir / "summary.md.tmp", figures_dir / "summary.md")
     log.info("wrote %s", ", ".join(sorted(p.name for p in figures_dir.iterdir())))
     return table

@@ -50,7 +50,7 @@ def test_smoke_preset_end_to_end(workflow_copy):
     for name in ("learning_curves.png", "roc_curves.png"):
         data = (figures / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 10_000
-    assert "auc_table.md" in (figures / "README.md").read_text()
+    assert "auc_table.md" in (figures / "summary.md").read_text()
     # Nothing left to do: a rerun is a no-op.
     assert "Nothing to be done" in snakemake(workflow_copy, "-n", "--cores", "2",
                                              "--config", "preset=smoke").stdout

@@ -21,7 +21,7 @@ rule report:
             caption="../report/roc_curves.rst",
             category="Figures",
         ),
-        summary=f"{FIGURES}/README.md",
+        summary=f"{FIGURES}/summary.md",
     log:
         f"{RESULTS}/logs/report.log",
     params:
