@@ -115,5 +115,6 @@ def workflow_copy(tmp_path):
     for name in ("Snakefile", "config.yaml"):
         shutil.copy(REPO / name, tmp_path / name)
     for name in ("workflow", "data", "profiles"):
-        shutil.copytree(REPO / name, tmp_path / name)
+        if (REPO / name).exists():
+            shutil.copytree(REPO / name, tmp_path / name)
     return tmp_path
