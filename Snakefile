@@ -20,6 +20,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/tfrecords.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/bdt.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
@@ -27,4 +28,10 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         rules.report.output,
+        expand(rules.feature_distributions.output, dataset=config["datasets"]),
+        [
+            f"{FIGURES}/fig8_{dataset}_mass_after_cut.png"
+            for dataset in config["datasets"]
+            if fig8_runs(dataset)
+        ],
     default_target: True

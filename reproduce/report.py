@@ -103,7 +103,7 @@ def table_markdown(table: pd.DataFrame) -> str:
                 cells.append(f"{_cell(r.auc_mean, r.auc_std, r.n_seeds)} / {paper}{sig}")
             lines.append(f"| {MODEL_LABELS[model]} | " + " | ".join(cells) + " |")
         for model, rows in part.groupby("model", sort=False):
-            if rows.paper_significance.isna().all() and "dropout" in model:
+            if rows.paper_significance.isna().all():
                 continue
             cells = []
             for f in feats:
@@ -195,6 +195,31 @@ def plot_learning_curves(logs: pd.DataFrame, path: Path) -> None:
     plt.close(grid.figure)
 
 
+def plot_schedules(log_paths, path: Path) -> None:
+    """The learning rate and momentum applied per epoch, as the CSV logs recorded them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_lr, ax_mu) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for log_path in log_paths:
+        df = pd.read_csv(log_path)
+        label = Path(log_path).parent.name
+        if "learning_rate" in df:
+            ax_lr.plot(df["epoch"] + 1, df["learning_rate"], lw=0.8, label=label)
+        if "momentum" in df:
+            ax_mu.plot(df["epoch"] + 1, df["momentum"], lw=0.8)
+    ax_lr.set(yscale="log", xlabel="epoch", ylabel="learning rate (after the epoch)",
+              title="Learning rate: / 1.0000002 per batch, floor 1e-6")
+    ax_mu.set(xlabel="epoch", ylabel="momentum", title="Momentum: 0.9 -> 0.99 linear ramp")
+    for ax in (ax_lr, ax_mu):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
 def plot_roc_curves(runs: pd.DataFrame, path: Path) -> None:
     """Fig. 7 style: background rejection vs signal efficiency, one panel per model."""
     import matplotlib
@@ -237,8 +262,14 @@ under `{results}`: `<dataset>/runs/<model>-<features>-seed<seed>/` (per-epoch `l
 - [learning_curves.png](learning_curves.png) (and PDF): loss and AUC per epoch, training vs
   validation, one column per model and feature set, mean and std band over seeds. Not in
   the paper; made from the per-epoch CSV logs.
+- [schedules.png](schedules.png) (and PDF): the learning rate and momentum actually applied
+  per epoch in every run (from the CSV logs).
 - [roc_curves.png](roc_curves.png) (and PDF): background rejection vs signal efficiency per
   model, one curve per feature set with its AUC in the legend, as in the paper's Fig. 7.
+- `features_<dataset>_low_level.png`, `features_<dataset>_high_level.png`: each input
+  feature, signal vs background, as fractions of events (Figs. 2/3 and 5/6).
+- `fig8_HIGGS_mass_after_cut.png`: m_Wbb and m_WWbb of the events passing a 90%
+  background-rejection cut, DN on low-level vs NN on high-level inputs (Fig. 8).
 
 {table}
 """
@@ -257,7 +288,8 @@ def write_report(evaluation_paths, log_paths, figures_dir) -> pd.DataFrame:
     table.to_csv(figures_dir / "auc_table.csv.tmp", index=False, float_format="%.6f")
     os.replace(figures_dir / "auc_table.csv.tmp", figures_dir / "auc_table.csv")
     plot_learning_curves(load_logs(log_paths), figures_dir / "learning_curves.png")
-    plot_roc_curves(runs, figures_dir / "roc_curves.png")
+    plot_schedules(log_paths, figures_dir / "schedules.png")
+    plot_roc_curves(runs[runs.model != "bdt"], figures_dir / "roc_curves.png")
     results = Path(evaluation_paths[0]).parent.parent.parent
     summary = SUMMARY.format(results=f"{results}/", n_seeds=", ".join(
         map(str, sorted(set(table.n_seeds)))), table=markdown)

@@ -13,7 +13,9 @@ def base():
 def test_default_is_the_paper_reproduction():
     config = load_config(base())
     assert config["datasets"] == ["HIGGS"]
-    assert len(config["models"]) * len(config["feature_sets"]) * len(config["seeds"]) == 30
+    n_models = len(config["models"]["HIGGS"])
+    assert n_models * len(config["feature_sets"]) * len(config["seeds"]) == 30
+    assert config["bdt"]["enabled"]
     assert config["training"]["learning_rate"] == 0.05  # filled from the schema's defaults
     assert config["training"]["momentum_saturation_epochs"] == 200
 
@@ -30,7 +32,8 @@ def test_presets_apply():
     ({"training": {"max_epochs": "ten"}}, r"config key training.max_epochs: 'ten' is not"),
     ({"training": {"learning_rat": 0.1}}, r"config key training: unknown key.*learning_rat"),
     ({"seeds": [1, 1]}, r"config key seeds: .*non-unique"),
-    ({"models": ["transformer"]}, r"config key models.0: 'transformer' is not one of"),
+    ({"models": {"HIGGS": ["transformer"]}},
+     r"config key models.HIGGS.0: 'transformer' is not one of"),
     ({"preset": "huge"}, r"config key preset: no preset 'huge'"),
     ({"dataset_overrides": {"HIGGS": {"splits": {"train": [0, 10], "valid": [10, 20],
                                                  "test": [20, 11_000_001]}}}},

@@ -4,11 +4,13 @@ from reproduce.datasets import get_dataset
 
 RESULTS = config["results"]
 FIGURES = config["figures"]
+RUN = "{model}-{features}-seed{seed}"
 
 
 wildcard_constraints:
     dataset="HIGGS|SUSY",
-    model="shallow|deep|shallow_dropout|deep_dropout",
+    model="shallow|deep|shallow_dropout|deep_dropout|bdt",
+    network="shallow|deep|shallow_dropout|deep_dropout",
     features="low|high|complete",
     seed=r"\d+",
 
@@ -21,15 +23,45 @@ def source_file(wildcards):
     return f"resources/{wildcards.dataset}/{dataset_spec(wildcards.dataset).filename}"
 
 
-def run_dir(w):
-    return f"{RESULTS}/{w.dataset}/runs/{w.model}-{w.features}-seed{w.seed}"
+def network_runs(pattern):
+    """``pattern`` expanded over every network run of the config."""
+    paths = []
+    for dataset in config["datasets"]:
+        paths += expand(
+            pattern,
+            dataset=dataset,
+            model=config["models"].get(dataset, []),
+            features=config["feature_sets"],
+            seed=config["seeds"],
+        )
+    return paths
 
 
 def all_runs(pattern):
-    return expand(
-        pattern,
-        dataset=config["datasets"],
-        model=config["models"],
-        features=config["feature_sets"],
-        seed=config["seeds"],
-    )
+    """``pattern`` expanded over every run: the networks and, if enabled, the BDT. The
+    BDT runs once per feature set (first seed): without subsampling, scikit-learn's
+    histogram boosting does not depend on the seed, so replicas would be identical."""
+    paths = network_runs(pattern)
+    if config["bdt"]["enabled"]:
+        paths += expand(
+            pattern,
+            dataset=config["datasets"],
+            model=["bdt"],
+            features=config["feature_sets"],
+            seed=config["seeds"][:1],
+        )
+    return paths
+
+
+def fig8_runs(dataset):
+    """Fig. 8 compares DN on low-level with NN on high-level inputs (first seed)."""
+    models, feats = config["models"].get(dataset, []), config["feature_sets"]
+    if dataset != "HIGGS" or not {"deep", "shallow"} <= set(models):
+        return []
+    if not {"low", "high"} <= set(feats):
+        return []
+    seed = config["seeds"][0]
+    return [
+        f"{RESULTS}/{dataset}/runs/deep-low-seed{seed}/test_scores.npz",
+        f"{RESULTS}/{dataset}/runs/shallow-high-seed{seed}/test_scores.npz",
+    ]

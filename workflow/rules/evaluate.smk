@@ -1,11 +1,11 @@
 rule evaluate:
     """Test AUC (exact), ROC curve and discovery significance of one run."""
     input:
-        scores=rules.train.output.scores,
+        scores=f"{RESULTS}/{{dataset}}/runs/{RUN}/test_scores.npz",
     output:
-        f"{RESULTS}/{{dataset}}/evaluation/{{model}}-{{features}}-seed{{seed}}.json",
+        f"{RESULTS}/{{dataset}}/evaluation/{RUN}.json",
     log:
-        f"{RESULTS}/logs/evaluate/{{dataset}}/{{model}}-{{features}}-seed{{seed}}.log",
+        f"{RESULTS}/logs/evaluate/{{dataset}}/{RUN}.log",
     conda:
         "../envs/reproduce.yaml"
     script:

@@ -1,12 +1,61 @@
 localrules:
     report,
+    feature_distributions,
+    mass_after_cut,
+
+
+rule feature_distributions:
+    """The paper's Figs. 2/3 (HIGGS) and 5/6 (SUSY): each feature, signal vs background."""
+    input:
+        manifest=rules.tfrecords.output.manifest,
+    output:
+        low=report(
+            f"{FIGURES}/features_{{dataset}}_low_level.png",
+            caption="../report/features.rst",
+            category="Feature distributions",
+        ),
+        high=report(
+            f"{FIGURES}/features_{{dataset}}_high_level.png",
+            caption="../report/features.rst",
+            category="Feature distributions",
+        ),
+    log:
+        f"{RESULTS}/logs/feature_distributions/{{dataset}}.log",
+    params:
+        spec=lambda w: dataset_spec(w.dataset),
+    conda:
+        "../envs/reproduce.yaml"
+    script:
+        "../scripts/feature_distributions.py"
+
+
+rule mass_after_cut:
+    """The paper's Fig. 8: m_Wbb and m_WWbb of events passing a 90% background-rejection
+    cut, DN on low-level vs NN on high-level inputs."""
+    input:
+        manifest=rules.tfrecords.output.manifest,
+        scores=lambda w: fig8_runs(w.dataset),
+    output:
+        report(
+            f"{FIGURES}/fig8_{{dataset}}_mass_after_cut.png",
+            caption="../report/fig8.rst",
+            category="Figures",
+        ),
+    log:
+        f"{RESULTS}/logs/mass_after_cut/{{dataset}}.log",
+    params:
+        spec=lambda w: dataset_spec(w.dataset),
+    conda:
+        "../envs/reproduce.yaml"
+    script:
+        "../scripts/mass_after_cut.py"
 
 
 rule report:
-    """The paper's AUC table beside ours, learning curves and ROC curves."""
+    """The paper's AUC tables beside ours, learning curves, schedules and ROC curves."""
     input:
-        evaluations=all_runs(f"{RESULTS}/{{dataset}}/evaluation/{{model}}-{{features}}-seed{{seed}}.json"),
-        logs=all_runs(f"{RESULTS}/{{dataset}}/runs/{{model}}-{{features}}-seed{{seed}}/log.csv"),
+        evaluations=all_runs(f"{RESULTS}/{{dataset}}/evaluation/{RUN}.json"),
+        logs=network_runs(f"{RESULTS}/{{dataset}}/runs/{RUN}/log.csv"),
     output:
         table_md=f"{FIGURES}/auc_table.md",
         table_csv=f"{FIGURES}/auc_table.csv",
@@ -14,6 +63,11 @@ rule report:
         learning_curves=report(
             f"{FIGURES}/learning_curves.png",
             caption="../report/learning_curves.rst",
+            category="Figures",
+        ),
+        schedules=report(
+            f"{FIGURES}/schedules.png",
+            caption="../report/schedules.rst",
             category="Figures",
         ),
         roc=report(

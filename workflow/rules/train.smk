@@ -5,22 +5,22 @@ rule train:
         manifest=rules.tfrecords.output.manifest,
         statistics=rules.tfrecords.output.statistics,
     output:
-        metrics=f"{RESULTS}/{{dataset}}/runs/{{model}}-{{features}}-seed{{seed}}/metrics.json",
-        log=f"{RESULTS}/{{dataset}}/runs/{{model}}-{{features}}-seed{{seed}}/log.csv",
-        scores=f"{RESULTS}/{{dataset}}/runs/{{model}}-{{features}}-seed{{seed}}/test_scores.npz",
-        model=f"{RESULTS}/{{dataset}}/runs/{{model}}-{{features}}-seed{{seed}}/model.keras",
-        best=f"{RESULTS}/{{dataset}}/runs/{{model}}-{{features}}-seed{{seed}}/best.weights.h5",
+        metrics=f"{RESULTS}/{{dataset}}/runs/{{network}}-{{features}}-seed{{seed}}/metrics.json",
+        log=f"{RESULTS}/{{dataset}}/runs/{{network}}-{{features}}-seed{{seed}}/log.csv",
+        scores=f"{RESULTS}/{{dataset}}/runs/{{network}}-{{features}}-seed{{seed}}/test_scores.npz",
+        model=f"{RESULTS}/{{dataset}}/runs/{{network}}-{{features}}-seed{{seed}}/model.keras",
+        best=f"{RESULTS}/{{dataset}}/runs/{{network}}-{{features}}-seed{{seed}}/best.weights.h5",
     log:
-        f"{RESULTS}/logs/train/{{dataset}}/{{model}}-{{features}}-seed{{seed}}.log",
+        f"{RESULTS}/logs/train/{{dataset}}/{{network}}-{{features}}-seed{{seed}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/train/{{dataset}}/{{model}}-{{features}}-seed{{seed}}.tsv"
+        f"{RESULTS}/benchmarks/train/{{dataset}}/{{network}}-{{features}}-seed{{seed}}.tsv"
     params:
         spec=lambda w: dataset_spec(w.dataset),
         training=config["training"],
     threads: config["compute"]["train_threads"]
     resources:
         mem_mb=lambda w: 4000 if "HIGGS" == w.dataset else 3000,
-        runtime=lambda w: 4320 if w.model.startswith("deep") else 1440,
+        runtime=lambda w: 4320 if w.network.startswith("deep") else 1440,
     conda:
         "../envs/reproduce.yaml"
     script:

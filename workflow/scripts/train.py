@@ -7,7 +7,7 @@ from pathlib import Path
 from reproduce.training import TrainingSettings, train_run
 
 w = snakemake.wildcards
-model, _, variant = w.model.partition("_")
+model, _, variant = w.network.partition("_")
 settings = TrainingSettings.from_dict(
     dict(snakemake.params.training, dropout=variant == "dropout", threads=snakemake.threads)
 )

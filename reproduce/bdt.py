@@ -1,0 +1,99 @@
+"""The paper's BDT baseline, with scikit-learn's histogram gradient boosting.
+
+The paper used TMVA's BDT without giving its hyperparameters. We use
+``sklearn.ensemble.HistGradientBoostingClassifier``: scikit-learn is already a dependency
+(no new package), it is deterministic under a seed, handles 10M x 28 in memory in a single
+pass per tree, and its histogram algorithm is the one LightGBM's published HIGGS benchmark
+uses (AUC 0.845 with 500 trees), so the numbers are comparable. Early stopping uses our
+validation split, never the test split.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import DatasetSpec
+from .metrics import roc_auc
+from .tfrecords import read_split
+
+log = logging.getLogger(__name__)
+
+
+def train_bdt(tfrecord_dir, run_dir, *, spec: DatasetSpec, feature_set: str, seed: int,
+              max_iter: int = 500, learning_rate: float = 0.1, max_leaf_nodes: int = 31,
+              patience: int = 20, threads: int = 0) -> dict:
+    """Fit a gradient-boosted tree model and write ``test_scores.npz`` and ``metrics.json``.
+
+    Args:
+        tfrecord_dir: shard folder of the data set.
+        run_dir: output folder (the same layout as a network's run).
+        spec: the data set.
+        feature_set: "low", "high" or "complete".
+        seed: ``random_state`` of the model.
+        max_iter, learning_rate, max_leaf_nodes: boosting hyperparameters.
+        patience: boosting rounds without improvement of the validation loss before stopping.
+        threads: OpenMP threads (0: all).
+
+    Returns:
+        The metrics dict.
+    """
+    if threads:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.json").unlink(missing_ok=True)
+    columns = spec.feature_indices(feature_set)
+    x_train, y_train = read_split(tfrecord_dir, "train")
+    x_valid, y_valid = read_split(tfrecord_dir, "valid")
+    x_test, y_test = read_split(tfrecord_dir, "test")
+    x_train, x_valid, x_test = (a[:, columns] for a in (x_train, x_valid, x_test))
+    # Early stopping on our validation split (not scikit-learn's internal random split):
+    # grow the ensemble in stages with warm_start and watch the validation log-loss.
+    model = HistGradientBoostingClassifier(
+        max_iter=max_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
+        early_stopping=False, random_state=seed, warm_start=True)
+    best_loss, best_iter, wait, step = np.inf, 0, 0, max(1, min(25, max_iter))
+    t0 = time.monotonic()
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter = min(max_iter, n_iter + step)
+        model.set_params(max_iter=n_iter)
+        model.fit(x_train, y_train)
+        p = np.clip(model.predict_proba(x_valid)[:, 1], 1e-7, 1 - 1e-7)
+        loss = float(-np.mean(y_valid * np.log(p) + (1 - y_valid) * np.log(1 - p)))
+        log.info("%d trees: validation log-loss %.5f (%.0f s)", n_iter, loss,
+                 time.monotonic() - t0)
+        if loss < best_loss:
+            best_loss, best_iter, wait = loss, n_iter, 0
+        else:
+            wait += step
+            if wait >= patience:
+                break
+    if model.n_iter_ != best_iter:  # refit to the best number of trees
+        model = HistGradientBoostingClassifier(
+            max_iter=best_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
+            early_stopping=False, random_state=seed).fit(x_train, y_train)
+    scores = model.predict_proba(x_test)[:, 1]
+    tmp = run_dir / "test_scores.tmp.npz"
+    np.savez_compressed(tmp, labels=y_test.astype(np.int8), scores=scores)
+    os.replace(tmp, run_dir / "test_scores.npz")
+    metrics = {"dataset": spec.name, "model": "bdt", "feature_set": feature_set, "seed": seed,
+               "test_auc": roc_auc(y_test, scores), "trees": int(best_iter),
+               "best_val_loss": best_loss, "wall_time_s": time.monotonic() - t0,
+               "settings": {"library": "scikit-learn HistGradientBoostingClassifier",
+                            "max_iter": max_iter, "learning_rate": learning_rate,
+                            "max_leaf_nodes": max_leaf_nodes, "patience": patience}}
+    tmp = run_dir / "metrics.tmp.json"
+    tmp.write_text(json.dumps(metrics, indent=1) + "\n")
+    os.replace(tmp, run_dir / "metrics.json")
+    log.info("BDT %s/%s seed %d: test AUC %.4f with %d trees", spec.name, feature_set, seed,
+             metrics["test_auc"], best_iter)
+    return metrics

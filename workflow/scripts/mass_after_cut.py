@@ -1,0 +1,15 @@
+from reproduce.rule_logging import log_to_file
+
+log_to_file(snakemake.log[0])
+
+from pathlib import Path
+
+from reproduce.figures import plot_mass_after_cut
+
+plot_mass_after_cut(
+    Path(snakemake.input.manifest).parent,
+    snakemake.params.spec,
+    deep_low_scores=snakemake.input.scores[0],
+    shallow_high_scores=snakemake.input.scores[1],
+    path=snakemake.output[0],
+)
