@@ -7,13 +7,15 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+import yaml
+
 from reproduce.config import load_config
 
 
 configfile: "config.yaml"
 
 
-config = load_config(config)
+config = load_config(config, base=yaml.safe_load(open(workflow.source_path("config.yaml"))))
 
 
 include: "workflow/rules/common.smk"

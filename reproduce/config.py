@@ -72,11 +72,27 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     return config
 
 
-def load_config(config: dict, presets_dir: Path = PRESETS_DIR) -> dict:
+def user_overrides(config: dict, base: dict) -> dict:
+    """The entries of ``config`` that differ from ``base`` (recursively): what the user set
+    with ``--configfile`` or ``--config`` on top of ``config.yaml``."""
+    diff = {}
+    for key, value in config.items():
+        if key not in base:
+            diff[key] = value
+        elif isinstance(value, dict) and isinstance(base[key], dict):
+            nested = user_overrides(value, base[key])
+            if nested:
+                diff[key] = nested
+        elif value != base[key]:
+            diff[key] = value
+    return diff
+
+
+def load_config(config: dict, base: dict | None = None, presets_dir: Path = PRESETS_DIR) -> dict:
     """Apply ``config["preset"]`` (a file in ``workflow/presets/``), then validate.
 
-    Values given on the command line after the preset (``--config``) are not re-applied:
-    pass them in the preset or a config file of your own (``--configfile``).
+    Precedence, lowest first: ``base`` (the parsed ``config.yaml``), the preset, then what
+    the user set on top of ``config.yaml`` (``--configfile``, ``--config``).
     """
     preset = config.get("preset", "none")
     if preset not in (None, "none"):
@@ -85,5 +101,7 @@ def load_config(config: dict, presets_dir: Path = PRESETS_DIR) -> dict:
             known = sorted(p.stem for p in Path(presets_dir).glob("*.yaml"))
             raise ConfigError(f"config key preset: no preset {preset!r} "
                               f"(known: none, {', '.join(known)})")
-        config = deep_merge(config, yaml.safe_load(path.read_text()) or {})
+        overrides = user_overrides(config, base or {})
+        preset_values = yaml.safe_load(path.read_text()) or {}
+        config = deep_merge(deep_merge(base or config, preset_values), overrides)
     return validate_config(config)

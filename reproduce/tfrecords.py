@@ -343,18 +343,33 @@ def read_split(tfrecord_dir, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def shuffled_batches(tfrecord_dir, split: str, batch_size: int = 100, seed: int = 0,
-                     shuffle_blocks: int = 64):
+                     shuffle_blocks: int = 64, window_blocks: int = 16):
     """Shuffled ``(features, labels)`` batches streamed from the shards (no full load).
 
-    Blocks are shuffled, then rows within a window of ``shuffle_blocks`` blocks; for the
-    exact per-epoch permutation used in training see ``reproduce.training``.
+    Blocks are shuffled in a buffer of ``shuffle_blocks``; then ``window_blocks`` blocks at a
+    time are concatenated, their rows permuted with one vectorized gather, and cut into
+    batches. tf.data handles one element per batch, never one per row, which is what makes
+    this fast. For the exact per-epoch permutation used in training see
+    ``reproduce.training.epoch_batches``.
     """
     import tensorflow as tf
 
-    ds = split_dataset(tfrecord_dir, split)
-    ds = ds.shuffle(shuffle_blocks, seed=seed).unbatch()
-    ds = ds.shuffle(shuffle_blocks * load_manifest(tfrecord_dir)["rows_per_record"], seed=seed)
-    ds = ds.batch(batch_size).map(lambda b: (b[:, 1:], b[:, 0]))
+    n_columns = len(load_manifest(tfrecord_dir)["columns"])
+
+    def to_batches(window):
+        rows = window.merge_dims(0, 1) if isinstance(window, tf.RaggedTensor) else \
+            tf.reshape(window, [-1, n_columns])
+        rows = tf.gather(rows, tf.random.shuffle(tf.range(tf.shape(rows)[0]), seed=seed))
+        n = tf.shape(rows)[0]
+        full = n - n % batch_size
+        batches = tf.data.Dataset.from_tensor_slices(
+            tf.reshape(rows[:full], [-1, batch_size, n_columns]))
+        rest = tf.data.Dataset.from_tensors(rows[full:]).filter(lambda r: tf.shape(r)[0] > 0)
+        return batches.concatenate(rest)
+
+    ds = split_dataset(tfrecord_dir, split).shuffle(shuffle_blocks, seed=seed)
+    ds = ds.ragged_batch(window_blocks).flat_map(to_batches)
+    ds = ds.map(lambda b: (b[:, 1:], b[:, 0]), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -28,6 +28,10 @@ from .tfrecords import load_manifest, read_split, standardization_constants
 log = logging.getLogger(__name__)
 
 STATE_DIR = "state"
+# Files written while training, outside the rule's declared outputs (which Snakemake deletes
+# when a job fails): the live CSV log and the best checkpoint. They are copied to the run
+# folder when training ends.
+PROGRESS_DIR = "progress"
 
 
 @dataclasses.dataclass
@@ -46,14 +50,16 @@ class TrainingSettings:
     dropout: bool = False
     batch_size: int = paper.BATCH_SIZE
     learning_rate: float = paper.INITIAL_LEARNING_RATE
-    learning_rate_decay_factor: float | None = None  # None: 1.0000002, or 1.0000003 w/ dropout
+    learning_rate_decay_factor: float = paper.LEARNING_RATE_DECAY_FACTOR
+    dropout_learning_rate_decay_factor: float = paper.DROPOUT_LEARNING_RATE_DECAY_FACTOR
     learning_rate_floor: float = paper.LEARNING_RATE_FLOOR
     initial_momentum: float = paper.INITIAL_MOMENTUM
     final_momentum: float = paper.FINAL_MOMENTUM
     momentum_saturation_epochs: int = paper.MOMENTUM_SATURATION_EPOCHS
     weight_decay: float = paper.WEIGHT_DECAY
     min_relative_improvement: float = paper.MIN_RELATIVE_IMPROVEMENT
-    patience: int | None = None  # None: 10, or 40 with dropout
+    patience: int = paper.PATIENCE
+    dropout_patience: int = paper.DROPOUT_PATIENCE
     max_epochs: int = 1000
     steps_per_execution: int = 100
     jit_compile: bool = True
@@ -74,16 +80,14 @@ class TrainingSettings:
 
     @property
     def decay_factor(self) -> float:
-        if self.learning_rate_decay_factor is not None:
-            return self.learning_rate_decay_factor
-        return (paper.DROPOUT_LEARNING_RATE_DECAY_FACTOR if self.dropout
-                else paper.LEARNING_RATE_DECAY_FACTOR)
+        """The per-batch divisor of this run (the dropout runs have their own)."""
+        return (self.dropout_learning_rate_decay_factor if self.dropout
+                else self.learning_rate_decay_factor)
 
     @property
     def stopping_patience(self) -> int:
-        if self.patience is not None:
-            return self.patience
-        return paper.DROPOUT_PATIENCE if self.dropout else paper.PATIENCE
+        """The stopping rule's patience of this run (the dropout runs have their own)."""
+        return self.dropout_patience if self.dropout else self.patience
 
 
 def configure_tensorflow(seed: int, threads: int = 0, op_determinism: bool = False) -> None:
@@ -239,7 +243,8 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
     from .optimizers import ScheduledMomentumSGD
 
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    progress = run_dir / PROGRESS_DIR
+    progress.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.json").unlink(missing_ok=True)
     state_dir = run_dir / STATE_DIR
     _recover_state_dir(state_dir)
@@ -292,12 +297,11 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
             jit_compile=settings.jit_compile,
         )
         initial_epoch, best_val_loss, wall_offset = 0, None, 0.0
-        _truncate_csv_log(run_dir / "log.csv", 0)
 
-    _truncate_csv_log(run_dir / "log.csv", initial_epoch)
+    _truncate_csv_log(progress / "log.csv", initial_epoch)
     wall_time = EpochWallTime(wall_offset)
     checkpoint = keras.callbacks.ModelCheckpoint(
-        run_dir / "best.weights.h5", monitor="val_loss", mode="min", save_best_only=True,
+        progress / "best.weights.h5", monitor="val_loss", mode="min", save_best_only=True,
         save_weights_only=True, initial_value_threshold=best_val_loss)
     stateful = {
         "paper_early_stopping": (stopping.get_state, stopping.set_state),
@@ -310,7 +314,7 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
             "val_loss", patience=settings.early_stopping_patience, mode="min"))
     if settings.stop_on_threshold:
         callbacks.append(StopOnThreshold(**settings.stop_on_threshold))
-    callbacks += [checkpoint, keras.callbacks.CSVLogger(run_dir / "log.csv", append=True),
+    callbacks += [checkpoint, keras.callbacks.CSVLogger(progress / "log.csv", append=True),
                   _SaveTrainingState.make(state_dir, stateful, wall_time)]
 
     if initial_epoch < settings.max_epochs and not (
@@ -327,6 +331,9 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
     state["finished"] = True
     _atomic_json(state_file, state)
 
+    for name in ("log.csv", "best.weights.h5"):
+        shutil.copyfile(progress / name, run_dir / f"{name}.tmp")
+        os.replace(run_dir / f"{name}.tmp", run_dir / name)
     history = _read_log(run_dir / "log.csv")
     epochs_trained = len(history["epoch"])
     final_path = run_dir / "model.keras"

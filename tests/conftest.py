@@ -112,9 +112,33 @@ def http_server():
 @pytest.fixture
 def workflow_copy(tmp_path):
     """A copy of the workflow (Snakefile, workflow/, config, data) in a temporary folder."""
+    return make_workflow_copy(tmp_path)
+
+
+def make_workflow_copy(folder: Path) -> Path:
     for name in ("Snakefile", "config.yaml"):
-        shutil.copy(REPO / name, tmp_path / name)
+        shutil.copy(REPO / name, folder / name)
     for name in ("workflow", "data", "profiles"):
         if (REPO / name).exists():
-            shutil.copytree(REPO / name, tmp_path / name)
-    return tmp_path
+            shutil.copytree(REPO / name, folder / name)
+    return folder
+
+
+def run_snakemake(workdir, *args, check=True):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir,
+                          capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}"
+                             f"\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def local_smoke_run(tmp_path_factory):
+    """The smoke preset run locally once per session (shared by the workflow tests)."""
+    folder = make_workflow_copy(tmp_path_factory.mktemp("smoke-local"))
+    run_snakemake(folder, "--cores", "2", "--config", "preset=smoke")
+    return folder

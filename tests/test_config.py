@@ -21,9 +21,17 @@ def test_default_is_the_paper_reproduction():
 
 
 def test_presets_apply():
-    config = load_config(base() | {"preset": "demo"})
+    config = load_config(base() | {"preset": "demo"}, base=base())
     assert config["dataset_overrides"]["HIGGS"]["rows"] == 10984
     assert config["training"]["max_epochs"] == 40
+
+
+def test_user_settings_win_over_the_preset():
+    user = base() | {"preset": "demo", "seeds": [7]}
+    user["training"] = dict(user["training"], max_epochs=3)
+    config = load_config(user, base=base())
+    assert config["seeds"] == [7] and config["training"]["max_epochs"] == 3
+    assert config["training"]["momentum_saturation_epochs"] == 10  # still from the preset
 
 
 @pytest.mark.parametrize("change, message", [

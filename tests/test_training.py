@@ -71,7 +71,7 @@ def test_same_seed_gives_bit_identical_weights(sample_shards, reference_run, tmp
 def test_kill_and_resume_gives_bit_identical_weights(sample_shards, reference_run, tmp_path):
     proc = train(sample_shards, tmp_path)
     deadline = time.monotonic() + 300
-    log = tmp_path / "log.csv"
+    log = tmp_path / "progress" / "log.csv"
     while time.monotonic() < deadline:
         if log.exists() and len(log.read_text().splitlines()) >= 4:  # header + 3 epochs
             break

@@ -17,8 +17,11 @@ rule train:
     params:
         spec=lambda w: dataset_spec(w.dataset),
         training=config["training"],
+        gpus=config["compute"]["gpus"],
+        gpu_lock_dir=".snakemake/gpu-slots",
     threads: config["compute"]["train_threads"]
     resources:
+        gpu=1,
         mem_mb=lambda w: 4000 if "HIGGS" == w.dataset else 3000,
         runtime=lambda w: 4320 if w.network.startswith("deep") else 1440,
     conda:

@@ -4,6 +4,7 @@ log_to_file(snakemake.log[0])
 
 from pathlib import Path
 
+from reproduce.gpu_slots import count_gpus, gpu_slot, pin_process_to_gpu
 from reproduce.training import TrainingSettings, train_run
 
 w = snakemake.wildcards
@@ -11,12 +12,14 @@ model, _, variant = w.network.partition("_")
 settings = TrainingSettings.from_dict(
     dict(snakemake.params.training, dropout=variant == "dropout", threads=snakemake.threads)
 )
-train_run(
-    Path(snakemake.input.manifest).parent,
-    Path(snakemake.output.metrics).parent,
-    spec=snakemake.params.spec,
-    model=model,
-    feature_set=w.features,
-    seed=int(w.seed),
-    settings=settings,
-)
+with gpu_slot(count_gpus(snakemake.params.gpus), snakemake.params.gpu_lock_dir) as slot:
+    pin_process_to_gpu(slot)  # before TensorFlow starts in train_run
+    train_run(
+        Path(snakemake.input.manifest).parent,
+        Path(snakemake.output.metrics).parent,
+        spec=snakemake.params.spec,
+        model=model,
+        feature_set=w.features,
+        seed=int(w.seed),
+        settings=settings,
+    )

@@ -1,0 +1,99 @@
+"""The SLURM profile on a real single-node SLURM (slurmctld + slurmd + munge on this machine).
+
+Needs Debian's slurm-wlm and munge and root (CI installs them: .ci/run). Skipped, with the
+reason, where they are missing.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import REPO, make_workflow_copy, run_snakemake
+
+PROFILE = REPO / "tests" / "slurm" / "profile"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    if shutil.which("slurmctld") is None or shutil.which("munged") is None:
+        pytest.skip("SLURM is not installed (apt-get install slurm-wlm munge)")
+    if os.geteuid() != 0:
+        pytest.skip("starting slurmctld/slurmd needs root")
+    proc = subprocess.run(["bash", str(REPO / "tests" / "slurm" / "start_slurm.sh")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+
+
+def slurm_jobs():
+    """{job id: (comment, state)} of the jobs the controller remembers."""
+    out = subprocess.run(["scontrol", "show", "job", "-o"], capture_output=True,
+                         text=True).stdout
+    jobs = {}
+    for line in out.splitlines():
+        fields = dict(re.findall(r"(\w+)=(\S*)", line))
+        if "JobId" in fields:
+            jobs[fields["JobId"]] = (fields.get("Comment", ""), fields.get("JobState", ""))
+    return jobs
+
+
+def test_smoke_through_slurm_equals_local_run(slurm, tmp_path, local_smoke_run):
+    folder = make_workflow_copy(tmp_path)
+    proc = run_snakemake(folder, "--profile", str(PROFILE), "--config", "preset=smoke")
+    output = proc.stdout + proc.stderr
+    submitted = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*rule_(\w+?)/", output)
+    train_ids = [job for job, rule in submitted if rule == "train"]
+    assert len(train_ids) == 6, output[-3000:]
+    jobs = slurm_jobs()
+    for job in train_ids:
+        comment, state = jobs[job]
+        assert comment.startswith("rule_train_wildcards_HIGGS") and state == "COMPLETED"
+    # download and report are localrules: never submitted
+    assert not {rule for _, rule in submitted} & {"download", "report"}
+    ours = pd.read_csv(folder / "results" / "smoke" / "paper_figures" / "auc_table.csv")
+    local = pd.read_csv(local_smoke_run / "results" / "smoke" / "paper_figures" /
+                        "auc_table.csv")
+    pd.testing.assert_frame_equal(ours, local)
+
+
+def test_scancelled_training_resumes_from_last_epoch(slurm, tmp_path):
+    folder = make_workflow_copy(tmp_path)
+    (folder / "long.yaml").write_text(
+        "preset: smoke\nmodels: {HIGGS: [deep]}\nfeature_sets: [complete]\n"
+        "bdt: {enabled: false}\n"
+        "training: {max_epochs: 150, momentum_saturation_epochs: 2, patience: 1000}\n")
+    cmd = [sys.executable, "-m", "snakemake", "--profile", str(PROFILE),
+           "--configfile", "long.yaml"]
+    runner = subprocess.Popen(cmd, cwd=folder, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    run = folder / "results" / "smoke" / "HIGGS" / "runs" / "deep-complete-seed1"
+    log = run / "progress" / "log.csv"  # the live log (log.csv is written at the end)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if log.exists() and len(log.read_text().splitlines()) > 5:
+            break
+        time.sleep(0.05)
+    train_jobs = [job for job, (comment, state) in slurm_jobs().items()
+                  if comment == "rule_train_wildcards_HIGGS_deep_complete_1"
+                  and state == "RUNNING"]
+    assert len(train_jobs) == 1
+    subprocess.run(["scancel", train_jobs[0]], check=True)
+    runner.communicate(timeout=300)
+    assert runner.returncode != 0
+    epochs_before = len(log.read_text().splitlines()) - 1
+    assert 4 <= epochs_before < 150
+    run_snakemake(folder, "--profile", str(PROFILE), "--configfile", "long.yaml")
+    rule_log = (folder / "results" / "smoke" / "logs" / "train" / "HIGGS" /
+                "deep-complete-seed1.log").read_text()
+    assert re.search(r"resuming after epoch (\d+)", rule_log)
+    resumed_at = int(re.search(r"resuming after epoch (\d+)", rule_log).group(1))
+    assert resumed_at >= 4
+    epochs = pd.read_csv(run / "log.csv")["epoch"].tolist()
+    assert epochs == list(range(150))  # every epoch exactly once
