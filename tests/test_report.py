@@ -65,3 +65,17 @@ def test_verdict_reproduced_within_tolerance():
     row = auc_table(runs).iloc[0]
     assert row.verdict == "reproduced"
     assert row.auc_std == pytest.approx(0.001)
+
+
+def test_supplementary_table3_beside_the_paper(tmp_path):
+    from reproduce.report import write_supp_table3
+
+    runs = {("deep_h5", f, 1): 0.9 for f in ("low", "high", "complete")}
+    runs |= {("shallow", f, 1): 0.7 for f in ("low", "high", "complete")}
+    evaluations, _ = fake_runs(tmp_path, runs)
+    table = write_supp_table3(evaluations, tmp_path / "s3.md", tmp_path / "s3.csv")
+    row = table[(table.model == "deep_h5") & (table.feature_set == "low")].iloc[0]
+    assert row.paper_auc == 0.888 and row.label == "DN 6 layers"
+    own = json.loads((tmp_path / "HIGGS" / "evaluation" / "deep_h5-low-seed1.json").read_text())
+    assert row.auc == own["auc"]
+    assert "| NN 300 |" in (tmp_path / "s3.md").read_text()

@@ -32,7 +32,7 @@ def test_smoke_preset_end_to_end(local_smoke_run):
     results = workflow_copy / "results" / "smoke"
     figures = results / "paper_figures"
     table = pd.read_csv(figures / "auc_table.csv")
-    assert len(table) == 6
+    assert len(table[table.model != "bdt"]) == 6 and len(table[table.model == "bdt"]) == 3
     assert table.auc_mean.between(0.5, 1.0, inclusive="right").all()
     for log in (results / "HIGGS" / "runs").glob("*/log.csv"):
         epochs = pd.read_csv(log)["epoch"].tolist()
@@ -100,3 +100,12 @@ feature_sets: [complete]
     assert settings["settings"]["decay_factor"] == 1.0000003
     assert settings["settings"]["stopping_patience"] == 40
     assert settings["settings"]["dropout"] is True
+
+
+def test_supplementary_table3_is_an_optional_target(workflow_copy):
+    out = snakemake(workflow_copy, "-n", "--cores", "all", "supp_table3").stdout
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
+    # 8 variants x 3 feature sets, one seed; NN 300 and DN 5 layers are Table 1's runs
+    assert counts["train"] == "24" and counts["supp_table3"] == "1"
+    assert "deep_h5-complete-seed1" in out and "shallow_w10000-low-seed1" in out
+    assert "shallow_w300" not in out

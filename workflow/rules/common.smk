@@ -1,6 +1,8 @@
 from pathlib import Path
 
 from reproduce.datasets import get_dataset
+from reproduce.models import MODEL_NAME_PATTERN
+from reproduce.paper_values import SUPP_TABLE3
 
 RESULTS = config["results"]
 FIGURES = config["figures"]
@@ -9,8 +11,8 @@ RUN = "{model}-{features}-seed{seed}"
 
 wildcard_constraints:
     dataset="HIGGS|SUSY",
-    model="shallow|deep|shallow_dropout|deep_dropout|bdt",
-    network="shallow|deep|shallow_dropout|deep_dropout",
+    model=f"{MODEL_NAME_PATTERN}|bdt",
+    network=MODEL_NAME_PATTERN,
     features="low|high|complete",
     seed=r"\d+",
 
@@ -65,3 +67,15 @@ def fig8_runs(dataset):
         f"{RESULTS}/{dataset}/runs/deep-low-seed{seed}/test_scores.npz",
         f"{RESULTS}/{dataset}/runs/shallow-high-seed{seed}/test_scores.npz",
     ]
+
+
+def supp_table3_runs(pattern):
+    """Supp. Table 3's networks on HIGGS (first seed): widths 300..10000, 2..5 hidden layers."""
+    same_as_table1 = {"shallow_w300": "shallow", "deep_h4": "deep"}
+    return expand(
+        pattern,
+        dataset="HIGGS",
+        model=[same_as_table1.get(m, m) for m in SUPP_TABLE3],
+        features=config["feature_sets"],
+        seed=config["seeds"][:1],
+    )

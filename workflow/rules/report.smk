@@ -1,5 +1,6 @@
 localrules:
     report,
+    supp_table3,
     feature_distributions,
     mass_after_cut,
 
@@ -84,3 +85,19 @@ rule report:
         "../envs/reproduce.yaml"
     script:
         "../scripts/report.py"
+
+
+rule supp_table3:
+    """Optional target (snakemake supp_table3): Supplementary Table 3, HIGGS AUC for shallow
+    widths 300/1000/2000/10000 and deep nets of 2..5 hidden layers, first seed."""
+    input:
+        evaluations=supp_table3_runs(f"{RESULTS}/{{dataset}}/evaluation/{RUN}.json"),
+    output:
+        md=f"{FIGURES}/supp_table3.md",
+        csv=f"{FIGURES}/supp_table3.csv",
+    log:
+        f"{RESULTS}/logs/supp_table3.log",
+    conda:
+        "../envs/reproduce.yaml"
+    script:
+        "../scripts/supp_table3.py"
