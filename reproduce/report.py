@@ -77,6 +77,27 @@ def _cell(mean, std, n):
     return f"{mean:.3f} ({std:.3f})" if n > 1 else f"{mean:.3f}"
 
 
+def _row_cells(rows: pd.DataFrame, feats, render) -> list[str]:
+    """One rendered cell per feature set ('' where the row has no run for it)."""
+    cells = []
+    for f in feats:
+        r = rows[rows.feature_set == f]
+        cells.append("" if r.empty else render(r.iloc[0]))
+    return cells
+
+
+def _auc_cell(r) -> str:
+    paper = "n/a" if math.isnan(r.paper_auc) else f"{r.paper_auc:.3f} ({r.paper_std:.3f})"
+    sig = "" if math.isnan(r.difference_sigmas) else \
+        f"; {r.difference_sigmas:+.1f} sd, {r.verdict}"
+    return f"{_cell(r.auc_mean, r.auc_std, r.n_seeds)} / {paper}{sig}"
+
+
+def _significance_cell(r) -> str:
+    paper = "n/a" if math.isnan(r.paper_significance) else f"{r.paper_significance:.1f}"
+    return f"{r.significance_mean:.1f} sigma / {paper} sigma"
+
+
 def table_markdown(table: pd.DataFrame) -> str:
     """The paper's layout: rows NN/DN (and dropout), columns low / high / complete."""
     lines = []
@@ -89,33 +110,12 @@ def table_markdown(table: pd.DataFrame) -> str:
                   "| | " + " | ".join(FEATURE_LABELS[f] for f in feats) + " |",
                   "|---|" + "---|" * len(feats)]
         for model, rows in part.groupby("model", sort=False):
-            cells = []
-            for f in feats:
-                r = rows[rows.feature_set == f]
-                if r.empty:
-                    cells.append("")
-                    continue
-                r = r.iloc[0]
-                paper = ("n/a" if math.isnan(r.paper_auc)
-                         else f"{r.paper_auc:.3f} ({r.paper_std:.3f})")
-                sig = "" if math.isnan(r.difference_sigmas) else \
-                    f"; {r.difference_sigmas:+.1f} sd, {r.verdict}"
-                cells.append(f"{_cell(r.auc_mean, r.auc_std, r.n_seeds)} / {paper}{sig}")
-            lines.append(f"| {MODEL_LABELS[model]} | " + " | ".join(cells) + " |")
+            lines.append(f"| {MODEL_LABELS[model]} | "
+                         + " | ".join(_row_cells(rows, feats, _auc_cell)) + " |")
         for model, rows in part.groupby("model", sort=False):
-            if rows.paper_significance.isna().all():
-                continue
-            cells = []
-            for f in feats:
-                r = rows[rows.feature_set == f]
-                if r.empty:
-                    cells.append("")
-                    continue
-                r = r.iloc[0]
-                paper = "n/a" if math.isnan(r.paper_significance) else \
-                    f"{r.paper_significance:.1f}"
-                cells.append(f"{r.significance_mean:.1f} sigma / {paper} sigma")
-            lines.append(f"| significance {MODEL_LABELS[model]} | " + " | ".join(cells) + " |")
+            if not rows.paper_significance.isna().all():
+                lines.append(f"| significance {MODEL_LABELS[model]} | "
+                             + " | ".join(_row_cells(rows, feats, _significance_cell)) + " |")
         n_seeds = sorted(set(part.n_seeds))
         lines += ["", f"Seeds per cell: {', '.join(map(str, n_seeds))}. Verdict: reproduced "
                   f"when |ours - paper| <= {VERDICT_SIGMAS:g} x sqrt(std_ours^2 + "
@@ -134,12 +134,8 @@ def table_latex(table: pd.DataFrame) -> str:
                 + "c" * len(feats) + "}", "\\hline",
                 " & " + " & ".join(FEATURE_LABELS[f] for f in feats) + " \\\\", "\\hline"]
         for model, rows in part.groupby("model", sort=False):
-            cells = []
-            for f in feats:
-                r = rows[rows.feature_set == f]
-                cells.append("" if r.empty else
-                             f"{_cell(r.iloc[0].auc_mean, r.iloc[0].auc_std, r.iloc[0].n_seeds)}"
-                             f" / {r.iloc[0].paper_auc:.3f}")
+            cells = _row_cells(rows, feats, lambda r: f"{_cell(r.auc_mean, r.auc_std, r.n_seeds)}"
+                               f" / {r.paper_auc:.3f}")
             out.append(f"{MODEL_LABELS[model]} & " + " & ".join(cells) + " \\\\")
         out += ["\\hline", "\\end{tabular}", ""]
     return "\n".join(out)

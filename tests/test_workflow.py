@@ -39,6 +39,14 @@ def test_smoke_preset_end_to_end(local_smoke_run):
         assert epochs == list(range(3)), log
     assert len(list((results / "HIGGS" / "runs").glob("*/log.csv"))) == 6
     assert set(table.model) == {"bdt", "shallow", "deep"}
+    # Every AUC in the table recomputes from the run's own test scores (scikit-learn).
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    for row in table.itertuples():
+        with np.load(results / "HIGGS" / "runs" / f"{row.model}-{row.feature_set}-seed1" /
+                     "test_scores.npz") as scores:
+            assert abs(roc_auc_score(scores["labels"], scores["scores"]) - row.auc_mean) < 1e-6
     for name in ("learning_curves.png", "roc_curves.png", "schedules.png",
                  "features_HIGGS_low_level.png", "features_HIGGS_high_level.png",
                  "fig8_HIGGS_mass_after_cut.png"):
