@@ -44,7 +44,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     """Serves files from ``server.files`` with Range support and scripted misbehaviour.
 
     ``server.behaviour[path]`` is a list consumed one request at a time; each entry is
-    "ok", "cut:N" (send N bytes of the body, then drop the connection), "html",
+    "ok", "cut:N" (send N bytes of the body, then drop the connection), "stall:S" (send
+    200,000 bytes, then nothing for S seconds), "html",
     "500", "404" or "norange" (ignore Range, send everything with 200).
     """
 
@@ -87,6 +88,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if action.startswith("stall:"):  # send part of the body, then go silent
+            self.wfile.write(body[:200_000])
+            self.wfile.flush()
+            import time
+
+            time.sleep(float(action[6:]))
+            return
         if action.startswith("cut:"):
             self.wfile.write(body[:int(action[4:])])
             self.wfile.flush()

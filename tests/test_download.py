@@ -43,6 +43,16 @@ def test_resumes_part_file_left_by_killed_process(http_server, tmp_path):
     assert http_server.requests == [("/f.csv.gz", "bytes=12345-")]
 
 
+def test_stalled_transfer_times_out_and_resumes(http_server, tmp_path):
+    http_server.files["/f.csv.gz"] = DATA
+    http_server.behaviour["/f.csv.gz"] = ["stall:3"]
+    dest = tmp_path / "f.csv.gz"
+    fetch_dataset_file([http_server.url + "/f.csv.gz"], dest, sha256=SAMPLE_SHA256,
+                       timeout=0.5, backoff=0.01)
+    assert dest.read_bytes() == DATA
+    assert http_server.requests[1][1].startswith("bytes=1")  # resumed past 100 kB
+
+
 def test_server_ignoring_range_restarts_cleanly(http_server, tmp_path):
     http_server.files["/f.csv.gz"] = DATA
     http_server.behaviour["/f.csv.gz"] = ["norange"]
