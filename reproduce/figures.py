@@ -31,6 +31,9 @@ def _save(fig, path) -> None:
     tmp = path.with_name(path.stem + ".tmp" + path.suffix)
     fig.savefig(tmp, dpi=110, bbox_inches="tight")
     os.replace(tmp, path)
+    pdf = path.with_suffix(".pdf")  # vector copy for papers
+    fig.savefig(pdf.with_name(pdf.stem + ".tmp.pdf"), bbox_inches="tight")
+    os.replace(pdf.with_name(pdf.stem + ".tmp.pdf"), pdf)
 
 
 def _histogram_panels(values, labels, names, title, path, bins=50):

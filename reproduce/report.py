@@ -245,6 +245,37 @@ def plot_roc_curves(runs: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_roc_by_feature_set(runs: pd.DataFrame, path: Path) -> None:
+    """Supp. Figs. 1-3 style: one panel per feature set, NN vs DN (and BDT, dropout)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    panels = list(runs.groupby(["dataset", "feature_set"], sort=False))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
+    models = list(dict.fromkeys(m for m in MODEL_LABELS if m in set(runs.model)))
+    palette = dict(zip(models, sns.color_palette("colorblind", len(models))))
+    for ax, ((dataset, feature_set), part) in zip(axes[0], panels):
+        for model in models:
+            rows = part[part.model == model]
+            if rows.empty:
+                continue
+            efficiency = np.asarray(rows.iloc[0].roc_efficiency)
+            rejection = np.mean(np.stack(rows.roc_rejection.map(np.asarray).to_list()), axis=0)
+            ax.plot(efficiency, rejection, color=palette[model],
+                    label=f"{MODEL_LABELS[model]} (AUC = {rows.auc.mean():.3f})")
+        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="Signal efficiency",
+               ylabel="Background rejection",
+               title=f"{dataset}: {FEATURE_LABELS[feature_set]}")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower left", fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
 SUMMARY = """# Summary of this reproduction
 
 What the workflow produced, and what each file shows. Every number traces back to a run
@@ -262,6 +293,8 @@ under `{results}`: `<dataset>/runs/<model>-<features>-seed<seed>/` (per-epoch `l
   per epoch in every run (from the CSV logs).
 - [roc_curves.png](roc_curves.png) (and PDF): background rejection vs signal efficiency per
   model, one curve per feature set with its AUC in the legend, as in the paper's Fig. 7.
+- [roc_by_feature_set.png](roc_by_feature_set.png) (and PDF): the same curves grouped by
+  feature set, one curve per model (BDT included), as in the Supplementary Figures.
 - `features_<dataset>_low_level.png`, `features_<dataset>_high_level.png`: each input
   feature, signal vs background, as fractions of events (Figs. 2/3 and 5/6).
 - `fig8_HIGGS_mass_after_cut.png`: m_Wbb and m_WWbb of the events passing a 90%
@@ -286,6 +319,7 @@ def write_report(evaluation_paths, log_paths, figures_dir) -> pd.DataFrame:
     plot_learning_curves(load_logs(log_paths), figures_dir / "learning_curves.png")
     plot_schedules(log_paths, figures_dir / "schedules.png")
     plot_roc_curves(runs[runs.model != "bdt"], figures_dir / "roc_curves.png")
+    plot_roc_by_feature_set(runs, figures_dir / "roc_by_feature_set.png")
     results = Path(evaluation_paths[0]).parent.parent.parent
     summary = SUMMARY.format(results=f"{results}/", n_seeds=", ".join(
         map(str, sorted(set(table.n_seeds)))), table=markdown)

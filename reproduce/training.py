@@ -42,6 +42,9 @@ class TrainingSettings:
     batches per compiled call (reduced to a divisor of the batches per epoch so that epochs
     stay aligned). ``jit_compile``: XLA for the train step. ``standardize``: "none" (the UCI
     values, as the authors' released code fed them) or "paper" (the Methods text).
+    ``learning_rate_schedule``: "per_batch" (the paper, exact at every batch) or "per_epoch"
+    (Keras's built-in ``LearningRateScheduler``: the same closed form, applied at the start
+    of each epoch only, as the callbacks article does).
     ``early_stopping_patience`` / ``stop_on_threshold``: the article's optional built-ins.
     """
 
@@ -53,6 +56,7 @@ class TrainingSettings:
     learning_rate_decay_factor: float = paper.LEARNING_RATE_DECAY_FACTOR
     dropout_learning_rate_decay_factor: float = paper.DROPOUT_LEARNING_RATE_DECAY_FACTOR
     learning_rate_floor: float = paper.LEARNING_RATE_FLOOR
+    learning_rate_schedule: str = "per_batch"
     initial_momentum: float = paper.INITIAL_MOMENTUM
     final_momentum: float = paper.FINAL_MOMENTUM
     momentum_saturation_epochs: int = paper.MOMENTUM_SATURATION_EPOCHS
@@ -308,6 +312,14 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
         "checkpoint": (lambda: {"best": None if checkpoint.best in (None, math.inf)
                                 else float(checkpoint.best)}, None),
     }
+    if settings.learning_rate_schedule == "per_epoch":
+        lr_decay = keras.callbacks.LearningRateScheduler(
+            lambda epoch: paper.learning_rate_at(epoch * steps_per_epoch, settings.learning_rate,
+                                                 settings.decay_factor,
+                                                 settings.learning_rate_floor))
+    elif settings.learning_rate_schedule != "per_batch":
+        raise ValueError(f"training.learning_rate_schedule: expected per_batch or per_epoch, "
+                         f"got {settings.learning_rate_schedule!r}")
     callbacks = [lr_decay, momentum, wall_time, RaiseOnNonFiniteLoss(), stopping]
     if settings.early_stopping_patience:
         callbacks.append(keras.callbacks.EarlyStopping(

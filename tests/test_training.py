@@ -99,3 +99,18 @@ def test_diverging_run_raises_and_writes_no_model(sample_shards, tmp_path):
     assert b"FloatingPointError" in proc.stderr.read()
     assert not (tmp_path / "model.keras").exists()
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_per_epoch_scheduler_and_early_stopping_built_ins(sample_shards, tmp_path):
+    proc = train(sample_shards, tmp_path, learning_rate_schedule="per_epoch",
+                 learning_rate_decay_factor=1.01, early_stopping_patience=1, max_epochs=6,
+                 model="shallow")
+    assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-3000:]
+    rows = log_rows(tmp_path)
+    # Keras's LearningRateScheduler: the closed form at each epoch's first batch (90/epoch)
+    for row in rows:
+        expected = 0.05 / 1.01 ** (90 * int(row["epoch"]))
+        assert float(row["learning_rate"]) == pytest.approx(expected, rel=1e-6)
+    val = [float(r["val_loss"]) for r in rows]
+    stopped_early = len(rows) < 6
+    assert stopped_early == any(val[i + 1] >= min(val[: i + 1]) for i in range(len(val) - 1))

@@ -76,6 +76,11 @@ rule report:
             caption="../report/roc_curves.rst",
             category="Figures",
         ),
+        roc_by_feature_set=report(
+            f"{FIGURES}/roc_by_feature_set.png",
+            caption="../report/roc_by_feature_set.rst",
+            category="Figures",
+        ),
         summary=f"{FIGURES}/summary.md",
     log:
         f"{RESULTS}/logs/report.log",
