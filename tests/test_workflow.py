@@ -48,8 +48,8 @@ def test_smoke_preset_end_to_end(local_smoke_run):
                      "test_scores.npz") as scores:
             assert abs(roc_auc_score(scores["labels"], scores["scores"]) - row.auc_mean) < 1e-6
     for name in ("learning_curves.png", "roc_curves.png", "schedules.png",
-                 "roc_by_feature_set.png", "features_HIGGS_low_level.png", "features_HIGGS_high_level.png",
-                 "fig8_HIGGS_mass_after_cut.png"):
+                 "roc_by_feature_set.png", "features_HIGGS_low_level.png",
+                 "features_HIGGS_high_level.png", "fig8_HIGGS_mass_after_cut.png"):
         data = (figures / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 10_000, name
     assert "auc_table.md" in (figures / "summary.md").read_text()
