@@ -5,30 +5,11 @@ from __future__ import annotations
 import keras
 import numpy as np
 
+from .model_names import MODEL_NAME_PATTERN, parse_model_name  # noqa: F401  (re-export)
 from .schedules import (DROPOUT_RATE, FIRST_LAYER_STDDEV, HIDDEN_LAYER_STDDEV,
                         OUTPUT_LAYER_STDDEV, WEIGHT_DECAY)
 
 MODELS = ("shallow", "deep")
-MODEL_NAME_PATTERN = r"(shallow|deep)(_dropout)?(_w\d+)?(_h\d+)?"
-
-
-def parse_model_name(name: str) -> dict:
-    """``shallow``, ``deep_dropout``, ``shallow_w1000``, ``deep_h5`` ... -> its settings.
-
-    Returns ``{"model", "dropout", "width", "depth"}``; ``width``/``depth`` are None when
-    the name does not set them (300 and 4 hidden layers, the paper's Table 1 networks).
-    """
-    import re
-
-    match = re.fullmatch(MODEL_NAME_PATTERN, name)
-    if not match:
-        raise ValueError(f"model name {name!r} does not match {MODEL_NAME_PATTERN}")
-    base, dropout, width, depth = match.groups()
-    return {"model": base, "dropout": bool(dropout),
-            "width": int(width[2:]) if width else None,
-            "depth": int(depth[2:]) if depth else None}
-
-
 def hidden_layer_widths(model: str, width: int = 300, depth: int | None = None) -> list[int]:
     """Hidden layer widths of a named model.
 

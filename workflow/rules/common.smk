@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from reproduce.datasets import get_dataset
-from reproduce.models import MODEL_NAME_PATTERN
+from reproduce.model_names import MODEL_NAME_PATTERN
 from reproduce.paper_values import SUPP_TABLE3
 
 RESULTS = config["results"]

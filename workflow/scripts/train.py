@@ -5,7 +5,7 @@ log_to_file(snakemake.log[0])
 from pathlib import Path
 
 from reproduce.gpu_slots import count_gpus, gpu_slot, pin_process_to_gpu
-from reproduce.models import parse_model_name
+from reproduce.model_names import parse_model_name
 from reproduce.training import TrainingSettings, train_run
 
 w = snakemake.wildcards
