@@ -22,7 +22,7 @@ rule train:
     threads: config["compute"]["train_threads"]
     resources:
         gpu=1,
-        mem_mb=lambda w: 4000 if "HIGGS" == w.dataset else 3000,
+        mem_mb=lambda w: 8000 if w.dataset == "HIGGS" else 5000,  # 10M x 28 float32 in memory, twice
         runtime=lambda w: 4320 if w.network.startswith("deep") else 1440,
     conda:
         "../envs/reproduce.yaml"
