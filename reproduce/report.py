@@ -216,64 +216,47 @@ def plot_schedules(log_paths, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_roc_curves(runs: pd.DataFrame, path: Path) -> None:
-    """Fig. 7 style: background rejection vs signal efficiency, one panel per model."""
+def _plot_roc_panels(runs: pd.DataFrame, panel_by: str, curve_by: str, curves: dict,
+                     panel_labels: dict, path: Path) -> None:
+    """Background rejection vs signal efficiency: one panel per (dataset, ``panel_by``),
+    one curve per ``curve_by`` value in ``curves`` ({value: legend name}), averaged over
+    seeds, with the mean AUC in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    panels = list(runs.groupby(["dataset", "model"], sort=False))
+    panels = list(runs.groupby(["dataset", panel_by], sort=False))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
-    palette = dict(zip(FEATURE_SETS, sns.color_palette("colorblind", 3)))
-    for ax, ((dataset, model), part) in zip(axes[0], panels):
-        for feature_set in FEATURE_SETS:
-            rows = part[part.feature_set == feature_set]
+    palette = dict(zip(curves, sns.color_palette("colorblind", len(curves))))
+    for ax, ((dataset, panel), part) in zip(axes[0], panels):
+        for value, name in curves.items():
+            rows = part[part[curve_by] == value]
             if rows.empty:
                 continue
             efficiency = np.asarray(rows.iloc[0].roc_efficiency)
             rejection = np.mean(np.stack(rows.roc_rejection.map(np.asarray).to_list()), axis=0)
-            label = f"{FEATURE_LABELS[feature_set]} (AUC = {rows.auc.mean():.3f})"
-            ax.plot(efficiency, rejection, color=palette[feature_set], label=label)
+            ax.plot(efficiency, rejection, color=palette[value],
+                    label=f"{name} (AUC = {rows.auc.mean():.3f})")
         ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="Signal efficiency",
-               ylabel="Background rejection", title=f"{dataset}: {MODEL_LABELS[model]}")
+               ylabel="Background rejection", title=f"{dataset}: {panel_labels[panel]}")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
     _save(fig, path)
     plt.close(fig)
+
+
+def plot_roc_curves(runs: pd.DataFrame, path: Path) -> None:
+    """Fig. 7 style: one panel per model, one curve per feature set."""
+    _plot_roc_panels(runs, "model", "feature_set", FEATURE_LABELS, MODEL_LABELS, path)
 
 
 def plot_roc_by_feature_set(runs: pd.DataFrame, path: Path) -> None:
-    """Supp. Figs. 1-3 style: one panel per feature set, NN vs DN (and BDT, dropout)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-
-    panels = list(runs.groupby(["dataset", "feature_set"], sort=False))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
-    models = list(dict.fromkeys(m for m in MODEL_LABELS if m in set(runs.model)))
-    palette = dict(zip(models, sns.color_palette("colorblind", len(models))))
-    for ax, ((dataset, feature_set), part) in zip(axes[0], panels):
-        for model in models:
-            rows = part[part.model == model]
-            if rows.empty:
-                continue
-            efficiency = np.asarray(rows.iloc[0].roc_efficiency)
-            rejection = np.mean(np.stack(rows.roc_rejection.map(np.asarray).to_list()), axis=0)
-            ax.plot(efficiency, rejection, color=palette[model],
-                    label=f"{MODEL_LABELS[model]} (AUC = {rows.auc.mean():.3f})")
-        ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="Signal efficiency",
-               ylabel="Background rejection",
-               title=f"{dataset}: {FEATURE_LABELS[feature_set]}")
-        ax.grid(alpha=0.3)
-        ax.legend(loc="lower left", fontsize=8)
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    """Supp. Figs. 1-3 style: one panel per feature set, one curve per model (BDT too)."""
+    models = {m: label for m, label in MODEL_LABELS.items() if m in set(runs.model)}
+    _plot_roc_panels(runs, "feature_set", "model", models, FEATURE_LABELS, path)
 
 
 SUMMARY = """# Summary of this reproduction

@@ -163,42 +163,6 @@ def _atomic_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-class _SaveTrainingState:
-    """Builds the Keras callback that saves the resumable state after every epoch."""
-
-    @staticmethod
-    def make(state_dir: Path, stateful: dict, wall_time):
-        import keras
-
-        class SaveTrainingState(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                tmp = state_dir.with_name(state_dir.name + ".tmp")
-                shutil.rmtree(tmp, ignore_errors=True)
-                tmp.mkdir(parents=True)
-                self.model.save(tmp / "model.keras")
-                _atomic_json(tmp / "state.json", {
-                    "epochs_completed": epoch + 1,
-                    "wall_time": wall_time.elapsed(),
-                    "callbacks": {k: get() for k, (get, _) in stateful.items()},
-                })
-                old = state_dir.with_name(state_dir.name + ".old")
-                shutil.rmtree(old, ignore_errors=True)
-                if state_dir.exists():
-                    os.replace(state_dir, old)
-                os.replace(tmp, state_dir)
-                shutil.rmtree(old, ignore_errors=True)
-
-        return SaveTrainingState()
-
-
-def _recover_state_dir(state_dir: Path) -> None:
-    """After a kill between the two renames, the complete state is in ``state.old``."""
-    old = state_dir.with_name(state_dir.name + ".old")
-    if not state_dir.exists() and old.exists():
-        os.replace(old, state_dir)
-    shutil.rmtree(state_dir.with_name(state_dir.name + ".tmp"), ignore_errors=True)
-
-
 def _truncate_csv_log(path: Path, epochs_completed: int) -> None:
     """Keep the header and the rows of epochs ``0 .. epochs_completed-1`` (each once)."""
     if not path.exists():
@@ -241,7 +205,8 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
     import keras
 
     from .callbacks import (EpochWallTime, MomentumRamp, PaperEarlyStopping,
-                            PerBatchLearningRateDecay, RaiseOnNonFiniteLoss, StopOnThreshold)
+                            PerBatchLearningRateDecay, RaiseOnNonFiniteLoss, StopOnThreshold,
+                            TrainingStateCheckpoint)
     from .metrics import roc_auc
     from .models import paper_model
     from .optimizers import ScheduledMomentumSGD
@@ -251,7 +216,7 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
     progress.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.json").unlink(missing_ok=True)
     state_dir = run_dir / STATE_DIR
-    _recover_state_dir(state_dir)
+    TrainingStateCheckpoint.recover(state_dir)
 
     manifest = load_manifest(tfrecord_dir)
     statistics = json.loads((Path(tfrecord_dir) / "statistics.json").read_text())
@@ -277,9 +242,9 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
     stopping = PaperEarlyStopping("val_loss", settings.min_relative_improvement,
                                   settings.stopping_patience, settings.momentum_saturation_epochs)
 
-    state_file = state_dir / "state.json"
-    if state_file.exists():
-        state = json.loads(state_file.read_text())
+    saved = TrainingStateCheckpoint.load(state_dir)
+    if saved is not None:
+        state = saved
         net = keras.models.load_model(state_dir / "model.keras")
         initial_epoch = int(state["epochs_completed"])
         stopping.set_state(state["callbacks"]["paper_early_stopping"])
@@ -307,11 +272,11 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
     checkpoint = keras.callbacks.ModelCheckpoint(
         progress / "best.weights.h5", monitor="val_loss", mode="min", save_best_only=True,
         save_weights_only=True, initial_value_threshold=best_val_loss)
-    stateful = {
-        "paper_early_stopping": (stopping.get_state, stopping.set_state),
-        "checkpoint": (lambda: {"best": None if checkpoint.best in (None, math.inf)
-                                else float(checkpoint.best)}, None),
-    }
+    state_checkpoint = TrainingStateCheckpoint(state_dir, {
+        "paper_early_stopping": stopping.get_state,
+        "checkpoint": lambda: {"best": None if checkpoint.best in (None, math.inf)
+                               else float(checkpoint.best)},
+    }, elapsed=wall_time.elapsed)
     if settings.learning_rate_schedule == "per_epoch":
         lr_decay = keras.callbacks.LearningRateScheduler(
             lambda epoch: paper.learning_rate_at(epoch * steps_per_epoch, settings.learning_rate,
@@ -327,10 +292,9 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
     if settings.stop_on_threshold:
         callbacks.append(StopOnThreshold(**settings.stop_on_threshold))
     callbacks += [checkpoint, keras.callbacks.CSVLogger(progress / "log.csv", append=True),
-                  _SaveTrainingState.make(state_dir, stateful, wall_time)]
+                  state_checkpoint]
 
-    if initial_epoch < settings.max_epochs and not (
-            state_file.exists() and json.loads(state_file.read_text()).get("finished")):
+    if initial_epoch < settings.max_epochs and not (saved or {}).get("finished"):
         train_ds = epoch_batches(x_train, y_train, seed=seed, first_epoch=initial_epoch,
                                  last_epoch=settings.max_epochs,
                                  batch_size=settings.batch_size)
@@ -339,9 +303,10 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
                 validation_data=(x_valid, y_valid.reshape(-1, 1)),
                 validation_batch_size=settings.validation_batch_size,
                 callbacks=callbacks, verbose=verbose)
-    state = json.loads(state_file.read_text())
+    # Mark the state finished, so that a rerun after a crash below does not train again.
+    state = TrainingStateCheckpoint.load(state_dir)
     state["finished"] = True
-    _atomic_json(state_file, state)
+    _atomic_json(state_dir / "state.json", state)
 
     for name in ("log.csv", "best.weights.h5"):
         shutil.copyfile(progress / name, run_dir / f"{name}.tmp")
