@@ -227,7 +227,9 @@ def _plot_roc_panels(runs: pd.DataFrame, panel_by: str, curve_by: str, curves: d
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    panels = list(runs.groupby(["dataset", panel_by], sort=False))
+    order = {key: i for i, key in enumerate(panel_labels)}
+    panels = sorted(runs.groupby(["dataset", panel_by], sort=False),
+                    key=lambda item: (item[0][0], order.get(item[0][1], len(order))))
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4), squeeze=False)
     palette = dict(zip(curves, sns.color_palette("colorblind", len(curves))))
     for ax, ((dataset, panel), part) in zip(axes[0], panels):
