@@ -10,7 +10,6 @@ validation split, never the test split.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic_files import savez_atomic, write_json_atomic
 from .datasets import DatasetSpec
 from .metrics import roc_auc
 from .tfrecords import read_split
@@ -82,18 +82,14 @@ def train_bdt(tfrecord_dir, run_dir, *, spec: DatasetSpec, feature_set: str, see
             max_iter=best_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
             early_stopping=False, random_state=seed).fit(x_train, y_train)
     scores = model.predict_proba(x_test)[:, 1]
-    tmp = run_dir / "test_scores.tmp.npz"
-    np.savez_compressed(tmp, labels=y_test.astype(np.int8), scores=scores)
-    os.replace(tmp, run_dir / "test_scores.npz")
+    savez_atomic(run_dir / "test_scores.npz", labels=y_test.astype(np.int8), scores=scores)
     metrics = {"dataset": spec.name, "model": "bdt", "feature_set": feature_set, "seed": seed,
                "test_auc": roc_auc(y_test, scores), "trees": int(best_iter),
                "best_val_loss": best_loss, "wall_time_s": time.monotonic() - t0,
                "settings": {"library": "scikit-learn HistGradientBoostingClassifier",
                             "max_iter": max_iter, "learning_rate": learning_rate,
                             "max_leaf_nodes": max_leaf_nodes, "patience": patience}}
-    tmp = run_dir / "metrics.tmp.json"
-    tmp.write_text(json.dumps(metrics, indent=1) + "\n")
-    os.replace(tmp, run_dir / "metrics.json")
+    write_json_atomic(run_dir / "metrics.json", metrics)
     log.info("BDT %s/%s seed %d: test AUC %.4f with %d trees", spec.name, feature_set, seed,
              metrics["test_auc"], best_iter)
     return metrics

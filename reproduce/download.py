@@ -10,7 +10,6 @@ unless it is verified.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import requests
 
+from .atomic_files import sha256_of
+
 log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -33,15 +34,6 @@ STREAM_CHUNK = 1 << 16  # a dropped connection loses at most this much of what a
 
 class DownloadError(RuntimeError):
     """A download that cannot give the expected file (after retries and mirrors)."""
-
-
-def sha256_of(path: Path, chunk: int = 8 * CHUNK) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class _Progress:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-
 import numpy as np
 
+from .atomic_files import write_json_atomic
 from .metrics import background_rejection_curve, discovery_significance, roc_auc
 
 
@@ -36,9 +33,5 @@ def evaluate_scores(scores_path, out_path, run: dict, roc_points: int = 201) -> 
         "roc": {"signal_efficiency": efficiency.tolist(),
                 "background_rejection": rejection.tolist()},
     })
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(out_path.name + ".tmp")
-    tmp.write_text(json.dumps(result) + "\n")
-    os.replace(tmp, out_path)
+    write_json_atomic(out_path, result, indent=None)
     return result

@@ -4,11 +4,10 @@ invariant masses of events passing a cut on the network output (Fig. 8)."""
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import numpy as np
 
+from .atomic_files import save_figure
 from .datasets import DatasetSpec
 from .tfrecords import read_split
 
@@ -23,17 +22,6 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
-
-
-def _save(fig, path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    os.replace(tmp, path)
-    pdf = path.with_suffix(".pdf")  # vector copy for papers
-    fig.savefig(pdf.with_name(pdf.stem + ".tmp.pdf"), bbox_inches="tight")
-    os.replace(pdf.with_name(pdf.stem + ".tmp.pdf"), pdf)
 
 
 def _histogram_panels(values, labels, names, title, path, bins=50):
@@ -60,7 +48,7 @@ def _histogram_panels(values, labels, names, title, path, bins=50):
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
@@ -113,5 +101,5 @@ def plot_mass_after_cut(tfrecord_dir, spec: DatasetSpec, *, deep_low_scores,
     fig.suptitle(f"{spec.name} test events; cuts at "
                  f"{FIG8_BACKGROUND_REJECTION:.0%} background rejection")
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)

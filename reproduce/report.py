@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .atomic_files import save_figure, write_text_atomic
 from .datasets import FEATURE_SETS
 from .paper_values import AUC, MODEL_LABELS, SIGNIFICANCE, SUPP_TABLE3, SUPP_TABLE3_LABELS
 
@@ -161,15 +161,6 @@ def load_logs(paths) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _save(fig, path: Path) -> None:
-    tmp = path.with_name(path.stem + ".tmp" + path.suffix)
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
-    os.replace(tmp, path)
-    pdf = path.with_suffix(".pdf")
-    fig.savefig(pdf.with_name(pdf.stem + ".tmp.pdf"), bbox_inches="tight")
-    os.replace(pdf.with_name(pdf.stem + ".tmp.pdf"), pdf)
-
-
 def plot_learning_curves(logs: pd.DataFrame, path: Path) -> None:
     """Loss and AUC per epoch, train vs validation, mean and band (std) over seeds."""
     import matplotlib
@@ -188,7 +179,7 @@ def plot_learning_curves(logs: pd.DataFrame, path: Path) -> None:
     for metric, axes in zip(grid.row_names, grid.axes):
         axes[0].set_ylabel({"loss": "loss (cross-entropy + L2)", "auc": "AUC"}.get(metric, metric))
     grid.figure.suptitle("Learning curves (mean and std over seeds)", y=1.02)
-    _save(grid.figure, path)
+    save_figure(grid.figure, path)
     plt.close(grid.figure)
 
 
@@ -213,7 +204,7 @@ def plot_schedules(log_paths, path: Path) -> None:
     for ax in (ax_lr, ax_mu):
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -247,7 +238,7 @@ def _plot_roc_panels(runs: pd.DataFrame, panel_by: str, curve_by: str, curves: d
         ax.grid(alpha=0.3)
         ax.legend(loc="lower left", fontsize=8)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -297,11 +288,10 @@ def write_report(evaluation_paths, log_paths, figures_dir) -> pd.DataFrame:
     runs = load_evaluations(evaluation_paths)
     table = auc_table(runs)
     markdown = table_markdown(table)
-    for name, text in (("auc_table.md", markdown + "\n"), ("auc_table.tex", table_latex(table))):
-        (figures_dir / f"{name}.tmp").write_text(text)
-        os.replace(figures_dir / f"{name}.tmp", figures_dir / name)
-    table.to_csv(figures_dir / "auc_table.csv.tmp", index=False, float_format="%.6f")
-    os.replace(figures_dir / "auc_table.csv.tmp", figures_dir / "auc_table.csv")
+    write_text_atomic(figures_dir / "auc_table.md", markdown + "\n")
+    write_text_atomic(figures_dir / "auc_table.tex", table_latex(table))
+    write_text_atomic(figures_dir / "auc_table.csv",
+                      table.to_csv(index=False, float_format="%.6f"))
     plot_learning_curves(load_logs(log_paths), figures_dir / "learning_curves.png")
     plot_schedules(log_paths, figures_dir / "schedules.png")
     plot_roc_curves(runs[runs.model != "bdt"], figures_dir / "roc_curves.png")
@@ -310,8 +300,7 @@ def write_report(evaluation_paths, log_paths, figures_dir) -> pd.DataFrame:
     network_seeds = sorted(set(table[table.model != "bdt"].n_seeds)) or sorted(set(table.n_seeds))
     summary = SUMMARY.format(results=f"{results}/", n_seeds=", ".join(map(str, network_seeds)),
                              table=markdown)
-    (figures_dir / "summary.md.tmp").write_text(summary)
-    os.replace(figures_dir / "summary.md.tmp", figures_dir / "summary.md")
+    write_text_atomic(figures_dir / "summary.md", summary)
     log.info("wrote %s", ", ".join(sorted(p.name for p in figures_dir.iterdir())))
     return table
 
@@ -343,6 +332,6 @@ def write_supp_table3(evaluation_paths, md_path, csv_path) -> pd.DataFrame:
         lines.append(f"| {SUPP_TABLE3_LABELS[model]} | " + " | ".join(cells) + " |")
     lines += ["", "One seed per cell (the paper reports single values here). "
               "\"DN k layers\" counts the output layer, as the paper does.", ""]
-    Path(md_path).write_text("\n".join(lines))
-    table.to_csv(csv_path, index=False, float_format="%.6f")
+    write_text_atomic(md_path, "\n".join(lines))
+    write_text_atomic(csv_path, table.to_csv(index=False, float_format="%.6f"))
     return table

@@ -11,17 +11,16 @@ conversion finished) lists the columns, the rows of every shard and its sha256;
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 import math
-import os
 import time
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from .atomic_files import sha256_of, write_json_atomic
 from .datasets import DatasetSpec
 
 log = logging.getLogger(__name__)
@@ -209,15 +208,7 @@ class _ShardWriter:
             self._writer.close()
             self._writer = None
         for shard in self.shards:
-            shard["sha256"] = _sha256(self.out_dir / shard["file"])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 23):
-            digest.update(block)
-    return digest.hexdigest()
+            shard["sha256"] = sha256_of(self.out_dir / shard["file"])
 
 
 def write_tfrecord_shards(csv_path, out_dir, spec: DatasetSpec, *, rows_per_shard: int = 1_000_000,
@@ -296,16 +287,10 @@ def write_tfrecord_shards(csv_path, out_dir, spec: DatasetSpec, *, rows_per_shar
             for split in SPLITS
         },
     }
-    _write_json_atomic(out_dir / "statistics.json", statistics)
-    _write_json_atomic(out_dir / "manifest.json", manifest)
+    write_json_atomic(out_dir / "statistics.json", statistics)
+    write_json_atomic(out_dir / "manifest.json", manifest)
     log.info("%s: %s rows in %.1f s", csv_path.name, f"{rows_seen:,}", time.monotonic() - t0)
     return manifest
-
-
-def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- reading

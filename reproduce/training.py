@@ -15,13 +15,12 @@ import logging
 import math
 import os
 import platform
-import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 
 from . import schedules as paper
+from .atomic_files import copy_atomic, savez_atomic, write_json_atomic, write_text_atomic
 from .datasets import DatasetSpec
 from .tfrecords import load_manifest, read_split, standardization_constants
 
@@ -157,12 +156,6 @@ def epoch_batches(x: np.ndarray, y: np.ndarray, *, seed: int, first_epoch: int,
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _atomic_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=float) + "\n")
-    os.replace(tmp, path)
-
-
 def _truncate_csv_log(path: Path, epochs_completed: int) -> None:
     """Keep the header and the rows of epochs ``0 .. epochs_completed-1`` (each once)."""
     if not path.exists():
@@ -178,9 +171,7 @@ def _truncate_csv_log(path: Path, epochs_completed: int) -> None:
             continue
         if epoch < epochs_completed:
             kept.append(line)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("".join(kept))
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(kept))
 
 
 def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_set: str,
@@ -306,11 +297,10 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
     # Mark the state finished, so that a rerun after a crash below does not train again.
     state = TrainingStateCheckpoint.load(state_dir)
     state["finished"] = True
-    _atomic_json(state_dir / "state.json", state)
+    write_json_atomic(state_dir / "state.json", state)
 
     for name in ("log.csv", "best.weights.h5"):
-        shutil.copyfile(progress / name, run_dir / f"{name}.tmp")
-        os.replace(run_dir / f"{name}.tmp", run_dir / name)
+        copy_atomic(progress / name, run_dir / name)
     history = _read_log(run_dir / "log.csv")
     epochs_trained = len(history["epoch"])
     final_path = run_dir / "model.keras"
@@ -320,9 +310,7 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
     steps = int(net.optimizer.iterations.numpy())  # before the best weights replace state
     net.load_weights(run_dir / "best.weights.h5")
     scores = net.predict(x_test, batch_size=settings.validation_batch_size, verbose=0).ravel()
-    tmp_scores = run_dir / "test_scores.tmp.npz"
-    np.savez_compressed(tmp_scores, labels=y_test.astype(np.int8), scores=scores)
-    os.replace(tmp_scores, run_dir / "test_scores.npz")
+    savez_atomic(run_dir / "test_scores.npz", labels=y_test.astype(np.int8), scores=scores)
 
     val_losses = history["val_loss"]
     best_epoch = int(np.argmin(val_losses)) if val_losses else None
@@ -333,8 +321,9 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
         "epochs_trained": epochs_trained,
         "best_epoch": best_epoch + 1 if best_epoch is not None else None,
         "best_val_loss": float(val_losses[best_epoch]) if val_losses else None,
-        "stopped_by_paper_rule": stopping.stopped_epoch is not None
-                                 or epochs_trained < settings.max_epochs,
+        # before max_epochs: by the paper's rule, or by an optional EarlyStopping /
+        # StopOnThreshold of the config
+        "stopped_early": epochs_trained < settings.max_epochs,
         "final_learning_rate": paper.learning_rate_at(steps, settings.learning_rate,
                                                       settings.decay_factor,
                                                       settings.learning_rate_floor),
@@ -350,7 +339,7 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
                  {k: v["range"] for k, v in manifest["splits"].items()}},
         "versions": _versions(),
     }
-    _atomic_json(run_dir / "metrics.json", metrics)
+    write_json_atomic(run_dir / "metrics.json", metrics)
     log.info("test AUC %.4f after %d epochs", metrics["test_auc"], epochs_trained)
     return metrics
 

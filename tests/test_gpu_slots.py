@@ -7,9 +7,8 @@ import subprocess
 import sys
 import time
 
-import pytest
 
-from reproduce.gpu_slots import count_gpus, gpu_slot, pin_process_to_gpu
+from reproduce.gpu_slots import count_gpus, gpu_slot
 
 HOLDER = """
 import json, os, sys, time

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import keras
 
+from ..atomic_files import write_json_atomic
+
 
 class TrainingStateCheckpoint(keras.callbacks.Callback):
     """After each epoch, write ``<directory>/model.keras`` and ``state.json`` atomically.
@@ -62,7 +64,7 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
         self.model.save(tmp / "model.keras")
         state = {"epochs_completed": epoch + 1, "wall_time": self.elapsed(),
                  "callbacks": {name: get() for name, get in self.callback_states.items()}}
-        (tmp / "state.json").write_text(json.dumps(state, indent=1) + "\n")
+        write_json_atomic(tmp / "state.json", state)
         shutil.rmtree(old, ignore_errors=True)
         if self.directory.exists():
             os.replace(self.directory, old)
