@@ -38,8 +38,8 @@ class TrainingSettings:
     """Every knob of a training run. Defaults are the paper's (see ``reproduce.schedules``).
 
     ``max_epochs``: hard cap (the paper's runs went to about 1000). ``steps_per_execution``:
-    batches per compiled call (reduced to a divisor of the batches per epoch so that epochs
-    stay aligned). ``jit_compile``: XLA for the train step. ``standardize``: "none" (the UCI
+    minibatches per compiled call, run in one XLA loop (``reproduce.block_steps``); each
+    epoch ends with a shorter call for its remaining batches. ``jit_compile``: XLA for the train step. ``standardize``: "none" (the UCI
     values, as the authors' released code fed them) or "paper" (the Methods text).
     ``learning_rate_schedule``: "per_batch" (the paper, exact at every batch) or "per_epoch"
     (Keras's built-in ``LearningRateScheduler``: the same closed form, applied at the start
@@ -120,12 +120,30 @@ def configure_tensorflow(seed: int, threads: int = 0, op_determinism: bool = Fal
             pass
 
 
-def largest_divisor_at_most(n: int, k: int) -> int:
-    """The largest divisor of ``n`` not above ``k`` (keeps compiled calls inside epochs)."""
-    for d in range(max(1, min(k, n)), 0, -1):
-        if n % d == 0:
-            return d
-    return 1
+def compile_for_training(net, settings: TrainingSettings):
+    """Compile a paper network as ``train_run`` does: ScheduledMomentumSGD, cross-entropy,
+    AUC, XLA per ``settings.jit_compile``. One Keras step per call: the block of
+    ``settings.steps_per_execution`` minibatches (``reproduce.block_steps``) takes that role.
+    """
+    import keras
+
+    from .optimizers import ScheduledMomentumSGD
+
+    net.compile(
+        optimizer=ScheduledMomentumSGD(settings.learning_rate, settings.initial_momentum),
+        loss=keras.losses.BinaryCrossentropy(),
+        metrics=[keras.metrics.AUC(num_thresholds=settings.auc_thresholds, name="auc")],
+        steps_per_execution=1,
+        jit_compile=settings.jit_compile,
+    )
+    return net
+
+
+def _epoch_permutation(n: int, seed: int, epoch):
+    import tensorflow as tf
+
+    return tf.random.experimental.stateless_shuffle(
+        tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
 
 
 def epoch_batches(x: np.ndarray, y: np.ndarray, *, seed: int, first_epoch: int,
@@ -143,11 +161,50 @@ def epoch_batches(x: np.ndarray, y: np.ndarray, *, seed: int, first_epoch: int,
     features, labels = tf.constant(x), tf.constant(y.reshape(-1, 1))
 
     def one_epoch(epoch):
-        perm = tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        perm = _epoch_permutation(n, seed, epoch)
         ds = tf.data.Dataset.from_tensor_slices(tf.reshape(perm[:full], [-1, batch_size]))
         if full < n:
             ds = ds.concatenate(tf.data.Dataset.from_tensors(perm[full:]))
+        return ds
+
+    ds = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch)
+    ds = ds.map(lambda idx: (tf.gather(features, idx), tf.gather(labels, idx)),
+                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def blocks_per_epoch(n: int, batch_size: int, block_size: int) -> int:
+    """Elements per epoch of ``epoch_blocks``: full blocks, a shorter block of the remaining
+    full batches, and the last partial batch as a block of one."""
+    full_batches, rest = divmod(n, batch_size)
+    return math.ceil(full_batches / block_size) + (1 if rest else 0)
+
+
+def epoch_blocks(x: np.ndarray, y: np.ndarray, *, seed: int, first_epoch: int,
+                 last_epoch: int, batch_size: int, block_size: int):
+    """The batches of ``epoch_batches``, in the same order, grouped into blocks.
+
+    Each element is ``(x[k, b, features], y[k, b, 1])``: ``k = block_size`` consecutive
+    batches (fewer in the epoch's last block of full batches), and the epoch's last partial
+    batch, if any, alone as ``k = 1``. Train on them with
+    ``reproduce.block_steps.enable_block_steps``; ``blocks_per_epoch`` gives the count.
+    """
+    import tensorflow as tf
+
+    n = len(x)
+    full = n - n % batch_size
+    in_blocks = full - full % (block_size * batch_size)
+    features, labels = tf.constant(x), tf.constant(y.reshape(-1, 1))
+
+    def one_epoch(epoch):
+        perm = _epoch_permutation(n, seed, epoch)
+        ds = tf.data.Dataset.from_tensor_slices(
+            tf.reshape(perm[:in_blocks], [-1, block_size, batch_size]))
+        if in_blocks < full:
+            ds = ds.concatenate(tf.data.Dataset.from_tensors(
+                tf.reshape(perm[in_blocks:full], [-1, batch_size])))
+        if full < n:
+            ds = ds.concatenate(tf.data.Dataset.from_tensors(perm[full:][tf.newaxis]))
         return ds
 
     ds = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch)
@@ -198,9 +255,10 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
     from .callbacks import (EpochWallTime, MomentumRamp, PaperEarlyStopping,
                             PerBatchLearningRateDecay, RaiseOnNonFiniteLoss, StopOnThreshold,
                             TrainingStateCheckpoint)
+    from . import optimizers  # noqa: F401  (registers ScheduledMomentumSGD for load_model)
+    from .block_steps import enable_block_steps
     from .metrics import roc_auc
     from .models import paper_model
-    from .optimizers import ScheduledMomentumSGD
 
     run_dir = Path(run_dir)
     progress = run_dir / PROGRESS_DIR
@@ -221,10 +279,10 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
 
     n_train = len(x_train)
     steps_per_epoch = math.ceil(n_train / settings.batch_size)
-    steps_per_execution = largest_divisor_at_most(steps_per_epoch, settings.steps_per_execution)
+    block_size = max(1, min(settings.steps_per_execution, n_train // settings.batch_size))
     log.info("%s %s/%s seed %d: %s train, %s valid, %s test rows; %d steps/epoch, "
-             "%d steps per execution", spec.name, model, feature_set, seed, f"{n_train:,}",
-             f"{len(x_valid):,}", f"{len(x_test):,}", steps_per_epoch, steps_per_execution)
+             "%d steps per compiled call", spec.name, model, feature_set, seed, f"{n_train:,}",
+             f"{len(x_valid):,}", f"{len(x_test):,}", steps_per_epoch, block_size)
 
     lr_decay = PerBatchLearningRateDecay(settings.learning_rate, settings.decay_factor,
                                          settings.learning_rate_floor)
@@ -249,14 +307,9 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
                           weight_decay=0.0 if settings.dropout else settings.weight_decay,
                           offset=None if settings.standardize == "none" else offset,
                           scale=None if settings.standardize == "none" else scale)
-        net.compile(
-            optimizer=ScheduledMomentumSGD(settings.learning_rate, settings.initial_momentum),
-            loss=keras.losses.BinaryCrossentropy(),
-            metrics=[keras.metrics.AUC(num_thresholds=settings.auc_thresholds, name="auc")],
-            steps_per_execution=steps_per_execution,
-            jit_compile=settings.jit_compile,
-        )
+        compile_for_training(net, settings)
         initial_epoch, best_val_loss, wall_offset = 0, None, 0.0
+    enable_block_steps(net)
 
     _truncate_csv_log(progress / "log.csv", initial_epoch)
     wall_time = EpochWallTime(wall_offset)
@@ -286,14 +339,14 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
                   state_checkpoint]
 
     if initial_epoch < settings.max_epochs and not (saved or {}).get("finished"):
-        train_ds = epoch_batches(x_train, y_train, seed=seed, first_epoch=initial_epoch,
-                                 last_epoch=settings.max_epochs,
-                                 batch_size=settings.batch_size)
+        train_ds = epoch_blocks(x_train, y_train, seed=seed, first_epoch=initial_epoch,
+                                last_epoch=settings.max_epochs, batch_size=settings.batch_size,
+                                block_size=block_size)
         net.fit(train_ds, epochs=settings.max_epochs, initial_epoch=initial_epoch,
-                steps_per_epoch=steps_per_epoch,
+                steps_per_epoch=blocks_per_epoch(n_train, settings.batch_size, block_size),
                 validation_data=(x_valid, y_valid.reshape(-1, 1)),
                 validation_batch_size=settings.validation_batch_size,
-                callbacks=callbacks, verbose=verbose)
+                shuffle=False, callbacks=callbacks, verbose=verbose)
     # Mark the state finished, so that a rerun after a crash below does not train again.
     state = TrainingStateCheckpoint.load(state_dir)
     state["finished"] = True
@@ -333,7 +386,7 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
         "settings": dataclasses.asdict(settings) | {
             "decay_factor": settings.decay_factor,
             "stopping_patience": settings.stopping_patience,
-            "steps_per_execution_used": steps_per_execution,
+            "steps_per_execution_used": block_size,
             "steps_per_epoch": steps_per_epoch},
         "data": {"tfrecords": str(tfrecord_dir), "splits": manifest["splits"] and
                  {k: v["range"] for k, v in manifest["splits"].items()}},

@@ -1,0 +1,113 @@
+"""Blocks of minibatches in one compiled loop: same SGD as batch by batch, same data order."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from reproduce.block_steps import enable_block_steps
+from reproduce.callbacks import MomentumRamp, PerBatchLearningRateDecay
+from reproduce.models import PaperL2, paper_model, sum_of_squares
+from reproduce.optimizers import ScheduledMomentumSGD
+from reproduce.training import blocks_per_epoch, epoch_batches, epoch_blocks
+from test_callbacks import linear_model, reference_momentum_sgd
+
+
+def blocks_in_order(x, y, batch, block):
+    """The rows in file order, cut as epoch_blocks cuts them (no shuffle)."""
+    full = len(x) - len(x) % batch
+    in_blocks = full - full % (batch * block)
+    parts = [(x[s:s + batch * block].reshape(block, batch, -1),
+              y[s:s + batch * block].reshape(block, batch, 1))
+             for s in range(0, in_blocks, batch * block)]
+    if in_blocks < full:
+        parts.append((x[in_blocks:full].reshape(-1, batch, x.shape[1]),
+                      y[in_blocks:full].reshape(-1, batch, 1)))
+    if full < len(x):
+        parts.append((x[full:][None], y[full:].reshape(1, -1, 1)))
+    return parts
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_block_steps_follow_hand_computed_momentum_sgd(jit_compile):
+    # 60 rows in batches of 8: blocks of 3, 3 and 1 full batches, then 4 rows
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(60, 3)).astype(np.float32)
+    y = (x @ np.array([[1.0], [-2.0], [0.5]]) + 0.3).astype(np.float32)
+    parts = blocks_in_order(x, y, 8, 3)
+    assert [p[0].shape[:2] for p in parts] == [(3, 8), (3, 8), (1, 8), (1, 4)]
+    assert len(parts) == blocks_per_epoch(60, 8, 3)
+    ds = tf.data.Dataset.from_tensors(parts[0])
+    for part in parts[1:]:
+        ds = ds.concatenate(tf.data.Dataset.from_tensors(part))
+    model = linear_model(3)
+    w0, b0 = (v.numpy() for v in model.weights)
+    model.compile(ScheduledMomentumSGD(0.05, 0.0), "mse", jit_compile=jit_compile)
+    enable_block_steps(model)
+    factor = 1.05
+    history = model.fit(ds.repeat(), epochs=4, steps_per_epoch=len(parts), shuffle=False, verbose=0,
+                        callbacks=[PerBatchLearningRateDecay(0.05, factor, 1e-3),
+                                   MomentumRamp(0.0, 0.9, 2)])
+    w, b = reference_momentum_sgd(
+        w0, b0, x.astype(np.float64), y.astype(np.float64), 8, 4,
+        lr_at=lambda t: max(0.05 / factor**t, 1e-3),
+        momentum_at=lambda e: 0.0 + 0.9 * min(e / 2, 1.0))
+    np.testing.assert_allclose(model.weights[0].numpy(), w, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(model.weights[1].numpy(), b, rtol=2e-5, atol=2e-6)
+    assert int(model.optimizer.iterations) == 4 * 8  # one step per minibatch, not per block
+    assert len(history.history["loss"]) == 4
+
+
+def test_loss_is_the_row_weighted_mean_over_minibatches():
+    x = np.arange(20, dtype=np.float32).reshape(10, 2) / 10
+    y = np.ones((10, 1), np.float32)
+    model = linear_model(2)
+    model.compile(ScheduledMomentumSGD(0.0, 0.0), "mse", jit_compile=True)  # no update
+    enable_block_steps(model)
+    w, b = (v.numpy().astype(np.float64) for v in model.weights)
+    expected = np.mean((x @ w + b - y) ** 2)  # all 10 rows, batches of 4, 4 and 2
+    ds = tf.data.Dataset.from_tensors((x[:8].reshape(2, 4, 2), y[:8].reshape(2, 4, 1)))
+    ds = ds.concatenate(tf.data.Dataset.from_tensors((x[8:][None], y[8:][None])))
+    history = model.fit(ds, epochs=1, shuffle=False, verbose=0)
+    assert history.history["loss"][0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_epoch_blocks_hold_each_epochs_batches_in_order():
+    n, batch, block = 1037, 10, 4  # 103 full batches: 25 blocks of 4, one of 3, then 7 rows
+    x = np.arange(n, dtype=np.float32).reshape(-1, 1)
+    y = np.zeros(n, np.float32)
+    blocks = list(epoch_blocks(x, y, seed=5, first_epoch=2, last_epoch=4, batch_size=batch,
+                               block_size=block).as_numpy_iterator())
+    batches = list(epoch_batches(x, y, seed=5, first_epoch=2, last_epoch=4,
+                                 batch_size=batch).as_numpy_iterator())
+    per_epoch = blocks_per_epoch(n, batch, block)
+    assert per_epoch == 27 and len(blocks) == 2 * per_epoch
+    shapes = [b[0].shape for b in blocks[:per_epoch]]
+    assert shapes == [(4, 10, 1)] * 25 + [(3, 10, 1), (1, 7, 1)]
+    rows = np.concatenate([b[0].ravel() for b in blocks])
+    assert np.array_equal(rows, np.concatenate([b[0].ravel() for b in batches]))
+    for epoch in (rows[:n], rows[n:]):  # every row once per epoch, a different order each
+        assert np.array_equal(np.sort(epoch), x.ravel())
+    assert not np.array_equal(rows[:n], rows[n:])
+
+
+@pytest.mark.parametrize("shape", [(300, 300), (28, 300), (300, 1), (301, 7), (5,)])
+def test_paper_l2_value_and_gradient(shape):
+    w = np.random.default_rng(0).normal(0, 0.05, size=shape).astype(np.float32)
+    variable = tf.Variable(w)
+    with tf.GradientTape() as tape:
+        penalty = PaperL2(1e-5)(variable)
+    gradient = tape.gradient(penalty, variable)
+    assert float(penalty) == pytest.approx(1e-5 * np.sum(w.astype(np.float64) ** 2), rel=1e-6)
+    np.testing.assert_allclose(gradient.numpy(), 2e-5 * w, rtol=1e-6)
+    compiled = tf.function(sum_of_squares, jit_compile=True)(tf.constant(w))
+    assert float(compiled) == pytest.approx(np.sum(w.astype(np.float64) ** 2), rel=1e-6)
+
+
+def test_paper_l2_survives_save_and_load(tmp_path):
+    net = paper_model("shallow", 4, seed=0)
+    net.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    regularizer = loaded.get_layer("hidden_1").kernel_regularizer
+    assert isinstance(regularizer, PaperL2) and regularizer.l2 == 1e-5
+    assert float(sum(loaded.losses)) == pytest.approx(float(sum(net.losses)), rel=1e-7)
