@@ -111,3 +111,28 @@ def test_paper_l2_survives_save_and_load(tmp_path):
     regularizer = loaded.get_layer("hidden_1").kernel_regularizer
     assert isinstance(regularizer, PaperL2) and regularizer.l2 == 1e-5
     assert float(sum(loaded.losses)) == pytest.approx(float(sum(net.losses)), rel=1e-7)
+
+
+def test_dropout_draws_a_fresh_mask_for_every_minibatch_of_a_block():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(800, 5)).astype(np.float32)
+    y = (rng.random((800, 1)) < 0.5).astype(np.float32)
+
+    def train(block, rate=0.5):
+        keras.utils.set_random_seed(3)
+        net = paper_model("shallow", 5, seed=3, dropout=True)
+        net.get_layer("dropout_top").rate = rate
+        net.compile(ScheduledMomentumSGD(0.05, 0.9), "binary_crossentropy", jit_compile=True)
+        if block:
+            enable_block_steps(net)
+            data = (x.reshape(2, 4, 100, 5), y.reshape(2, 4, 100, 1))
+        else:
+            data = (x.reshape(8, 100, 5), y.reshape(8, 100, 1))
+        net.fit(tf.data.Dataset.from_tensor_slices(data), epochs=1, shuffle=False, verbose=0)
+        return net.get_weights()
+
+    batch_by_batch, blocks = train(block=False), train(block=True)
+    for a, b in zip(batch_by_batch, blocks):  # Keras's masks, in the same order
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    without_dropout = train(block=True, rate=0.0)
+    assert not np.allclose(without_dropout[0], blocks[0], rtol=1e-3)  # dropout was active
