@@ -261,8 +261,8 @@ under `{results}`: `<dataset>/runs/<model>-<features>-seed<seed>/` (per-epoch `l
 
 - [auc_table.md](auc_table.md) (also [CSV](auc_table.csv), [LaTeX](auc_table.tex)): the
   paper's Table 1/2 layout, our test AUC as mean (std) over {n_seeds} seed(s) per network
-  (the BDT once per feature set) beside the paper's value, the difference in combined standard deviations, a verdict per cell, and
-  the discovery-significance rows.
+  (the BDT once per feature set) beside the paper's value, the difference in combined
+  standard deviations, a verdict per cell, and the discovery-significance rows.
 - [learning_curves.png](learning_curves.png) (and PDF): loss and AUC per epoch, training vs
   validation, one column per model and feature set, mean and std band over seeds. Not in
   the paper; made from the per-epoch CSV logs.

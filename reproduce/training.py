@@ -39,8 +39,9 @@ class TrainingSettings:
 
     ``max_epochs``: hard cap (the paper's runs went to about 1000). ``steps_per_execution``:
     minibatches per compiled call, run in one XLA loop (``reproduce.block_steps``); each
-    epoch ends with a shorter call for its remaining batches. ``jit_compile``: XLA for the train step. ``standardize``: "none" (the UCI
-    values, as the authors' released code fed them) or "paper" (the Methods text).
+    epoch ends with a shorter call for its remaining batches. ``jit_compile``: XLA for the
+    train step. ``standardize``: "none" (the UCI values, as the authors' released code fed
+    them) or "paper" (the Methods text).
     ``learning_rate_schedule``: "per_batch" (the paper, exact at every batch) or "per_epoch"
     (Keras's built-in ``LearningRateScheduler``: the same closed form, applied at the start
     of each epoch only, as the callbacks article does).

@@ -10,7 +10,7 @@ from reproduce.callbacks import MomentumRamp, PerBatchLearningRateDecay
 from reproduce.models import PaperL2, paper_model, sum_of_squares
 from reproduce.optimizers import ScheduledMomentumSGD
 from reproduce.training import blocks_per_epoch, epoch_batches, epoch_blocks
-from test_callbacks import linear_model, reference_momentum_sgd
+from test_callbacks import assert_weights_follow_reference, linear_model
 
 
 def blocks_in_order(x, y, batch, block):
@@ -45,15 +45,10 @@ def test_block_steps_follow_hand_computed_momentum_sgd(jit_compile):
     model.compile(ScheduledMomentumSGD(0.05, 0.0), "mse", jit_compile=jit_compile)
     enable_block_steps(model)
     factor = 1.05
-    history = model.fit(ds.repeat(), epochs=4, steps_per_epoch=len(parts), shuffle=False, verbose=0,
-                        callbacks=[PerBatchLearningRateDecay(0.05, factor, 1e-3),
+    history = model.fit(ds.repeat(), epochs=4, steps_per_epoch=len(parts), shuffle=False,
+                        verbose=0, callbacks=[PerBatchLearningRateDecay(0.05, factor, 1e-3),
                                    MomentumRamp(0.0, 0.9, 2)])
-    w, b = reference_momentum_sgd(
-        w0, b0, x.astype(np.float64), y.astype(np.float64), 8, 4,
-        lr_at=lambda t: max(0.05 / factor**t, 1e-3),
-        momentum_at=lambda e: 0.0 + 0.9 * min(e / 2, 1.0))
-    np.testing.assert_allclose(model.weights[0].numpy(), w, rtol=2e-5, atol=2e-6)
-    np.testing.assert_allclose(model.weights[1].numpy(), b, rtol=2e-5, atol=2e-6)
+    assert_weights_follow_reference(model, w0, b0, x, y, factor)
     assert int(model.optimizer.iterations) == 4 * 8  # one step per minibatch, not per block
     assert len(history.history["loss"]) == 4
 

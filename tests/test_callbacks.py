@@ -38,6 +38,17 @@ def reference_momentum_sgd(w, b, x, y, batch, epochs, lr_at, momentum_at):
     return w, b
 
 
+def assert_weights_follow_reference(model, w0, b0, x, y, factor):
+    """4 epochs of batches of 8, rate 0.05 / factor**t floored at 1e-3, momentum 0 -> 0.9
+    over 2 epochs (the schedule of the fits below), against ``reference_momentum_sgd``."""
+    w, b = reference_momentum_sgd(
+        w0, b0, x.astype(np.float64), y.astype(np.float64), 8, 4,
+        lr_at=lambda t: max(0.05 / factor**t, 1e-3),
+        momentum_at=lambda e: 0.0 + 0.9 * min(e / 2, 1.0))
+    np.testing.assert_allclose(model.weights[0].numpy(), w, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(model.weights[1].numpy(), b, rtol=2e-5, atol=2e-6)
+
+
 @pytest.mark.parametrize("steps_per_execution", [1, 4])
 def test_schedules_reach_compiled_update(steps_per_execution):
     rng = np.random.default_rng(0)
@@ -50,12 +61,7 @@ def test_schedules_reach_compiled_update(steps_per_execution):
     factor = 1.05  # strong enough that a per-N-batches update would show
     callbacks = [PerBatchLearningRateDecay(0.05, factor, 1e-3), MomentumRamp(0.0, 0.9, 2)]
     model.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0, callbacks=callbacks)
-    w, b = reference_momentum_sgd(
-        w0, b0, x.astype(np.float64), y.astype(np.float64), 8, 4,
-        lr_at=lambda t: max(0.05 / factor**t, 1e-3),
-        momentum_at=lambda e: 0.0 + 0.9 * min(e / 2, 1.0))
-    np.testing.assert_allclose(model.weights[0].numpy(), w, rtol=2e-5, atol=2e-6)
-    np.testing.assert_allclose(model.weights[1].numpy(), b, rtol=2e-5, atol=2e-6)
+    assert_weights_follow_reference(model, w0, b0, x, y, factor)
     assert float(model.optimizer.learning_rate) == pytest.approx(max(0.05 / factor**32, 1e-3),
                                                                  rel=1e-6)
 
