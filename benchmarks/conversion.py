@@ -86,17 +86,17 @@ def reader_rows_per_second(shards: Path) -> dict:
     import tensorflow as tf
 
     from reproduce.tfrecords import read_split, shuffled_batches
-    from reproduce.training import epoch_batches
+    from reproduce.training import epoch_blocks
 
     def consume(ds):
         t = time.perf_counter()
-        rows = int(ds.reduce(tf.constant(0), lambda n, b: n + tf.shape(b[0])[0]))
+        rows = int(ds.reduce(tf.constant(0), lambda n, b: n + tf.size(b[1])))
         return rows / (time.perf_counter() - t)
 
     x, y = read_split(shards, "train")
     return {"stream": consume(shuffled_batches(shards, "train", batch_size=100, seed=0)),
-            "memory": consume(epoch_batches(x, y, seed=0, first_epoch=0, last_epoch=1,
-                                            batch_size=100))}
+            "memory": consume(epoch_blocks(x, y, seed=0, first_epoch=0, last_epoch=1,
+                                           batch_size=100, block_size=100))}
 
 
 def main(argv=None) -> int:

@@ -14,8 +14,9 @@ AUC, the paper's per-batch learning rate):
 
 Each measurement trains a fresh network: one untimed epoch (tracing, compilation), then
 ``--epochs`` timed epochs. Prints a Markdown table with medians over ``--repeats``, the
-median of the paired ratios package / naive (each package run against the
-naive run right after it), and the projected time of one full HIGGS epoch (10M training rows).
+median of the paired ratios package / naive (each package run against the naive run right
+after it), the ratio of the two best runs, and the projected time of one full HIGGS epoch
+(10M training rows).
 
     python benchmarks/training_throughput.py [--rows 200000] [--repeats 3]
 """
@@ -74,7 +75,7 @@ def throughput(kind: str, model: str, x, y, epochs: int, settings: TrainingSetti
                 verbose=0, callbacks=callbacks)
         return epochs * len(x) / (time.perf_counter() - start)
     enable_block_steps(compile_for_training(net, settings))
-    block = min(settings.steps_per_execution, len(x) // settings.batch_size)
+    block = settings.block_size(len(x))
     ds = epoch_blocks(x, y, seed=1, first_epoch=0, last_epoch=epochs + 1,
                       batch_size=settings.batch_size, block_size=block)
     steps = blocks_per_epoch(len(x), settings.batch_size, block)
@@ -104,8 +105,8 @@ def main(argv=None) -> int:
     print(f"# training throughput, batch 100, {args.rows:,} rows x 28, "
           f"{os.cpu_count()} CPUs, median of {args.repeats} (package and naive alternate)\n")
     print("| model | package ex/s (range) | naive ex/s (range) | paired ratio | "
-          "full-HIGGS epoch (10M rows) |")
-    print("|---|---:|---:|---:|---:|")
+          "ratio of bests | full-HIGGS epoch (10M rows) |")
+    print("|---|---:|---:|---:|---:|---:|")
     for model in args.models.split(","):
         fast, slow = [], []
         for _ in range(args.repeats):
@@ -116,8 +117,11 @@ def main(argv=None) -> int:
         # (its CPUs come and go) is shared within a pair, so the median of the pairs'
         # ratios is the steadier figure
         paired = statistics.median(a / b for a, b in zip(fast, slow))
+        # but a pair can straddle a change of the host's state; the two bests are each
+        # side on the whole machine
+        best = max(fast) / max(slow)
         print(f"| {model} | {f:,.0f} ({min(fast):,.0f}-{max(fast):,.0f}) | "
-              f"{s:,.0f} ({min(slow):,.0f}-{max(slow):,.0f}) | {paired:.2f}x | "
+              f"{s:,.0f} ({min(slow):,.0f}-{max(slow):,.0f}) | {paired:.2f}x | {best:.2f}x | "
               f"{HIGGS_TRAIN_ROWS / f / 60:.1f} min |", flush=True)
     return 0
 

@@ -51,6 +51,8 @@ class PaperL2(keras.regularizers.Regularizer):
 
     def get_config(self):
         return {"l2": self.l2}
+
+
 def hidden_layer_widths(model: str, width: int = 300, depth: int | None = None) -> list[int]:
     """Hidden layer widths of a named model.
 

@@ -335,7 +335,7 @@ def shuffled_batches(tfrecord_dir, split: str, batch_size: int = 100, seed: int 
     time are concatenated, their rows permuted with one vectorized gather, and cut into
     batches. tf.data handles one element per batch, never one per row, which is what makes
     this fast. For the exact per-epoch permutation used in training see
-    ``reproduce.training.epoch_batches``.
+    ``reproduce.training.epoch_blocks``.
     """
     import tensorflow as tf
 

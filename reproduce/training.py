@@ -88,6 +88,11 @@ class TrainingSettings:
         return (self.dropout_learning_rate_decay_factor if self.dropout
                 else self.learning_rate_decay_factor)
 
+    def block_size(self, n_train: int) -> int:
+        """Minibatches per compiled call for ``n_train`` rows: ``steps_per_execution``, or
+        fewer when an epoch has fewer full batches."""
+        return max(1, min(self.steps_per_execution, n_train // self.batch_size))
+
     @property
     def stopping_patience(self) -> int:
         """The stopping rule's patience of this run (the dropout runs have their own)."""
@@ -140,40 +145,6 @@ def compile_for_training(net, settings: TrainingSettings):
     return net
 
 
-def _epoch_permutation(n: int, seed: int, epoch):
-    import tensorflow as tf
-
-    return tf.random.experimental.stateless_shuffle(
-        tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
-
-
-def epoch_batches(x: np.ndarray, y: np.ndarray, *, seed: int, first_epoch: int,
-                  last_epoch: int, batch_size: int):
-    """Batches for epochs ``first_epoch .. last_epoch-1``, each epoch a fresh permutation.
-
-    The permutation of epoch ``e`` is ``stateless_shuffle(range(n), seed=(seed, e))``: it
-    depends only on the seed and the epoch, so a resumed run sees exactly the batches an
-    uninterrupted run would have seen.
-    """
-    import tensorflow as tf
-
-    n = len(x)
-    full = n - n % batch_size
-    features, labels = tf.constant(x), tf.constant(y.reshape(-1, 1))
-
-    def one_epoch(epoch):
-        perm = _epoch_permutation(n, seed, epoch)
-        ds = tf.data.Dataset.from_tensor_slices(tf.reshape(perm[:full], [-1, batch_size]))
-        if full < n:
-            ds = ds.concatenate(tf.data.Dataset.from_tensors(perm[full:]))
-        return ds
-
-    ds = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch)
-    ds = ds.map(lambda idx: (tf.gather(features, idx), tf.gather(labels, idx)),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
 def blocks_per_epoch(n: int, batch_size: int, block_size: int) -> int:
     """Elements per epoch of ``epoch_blocks``: full blocks, a shorter block of the remaining
     full batches, and the last partial batch as a block of one."""
@@ -183,7 +154,11 @@ def blocks_per_epoch(n: int, batch_size: int, block_size: int) -> int:
 
 def epoch_blocks(x: np.ndarray, y: np.ndarray, *, seed: int, first_epoch: int,
                  last_epoch: int, batch_size: int, block_size: int):
-    """The batches of ``epoch_batches``, in the same order, grouped into blocks.
+    """Training batches for epochs ``first_epoch .. last_epoch-1``, grouped into blocks.
+
+    Epoch ``e`` visits the rows in the order ``stateless_shuffle(range(n), seed=(seed, e))``:
+    a fresh permutation each epoch that depends only on the seed and the epoch, so a resumed
+    run sees exactly the batches an uninterrupted run would have seen.
 
     Each element is ``(x[k, b, features], y[k, b, 1])``: ``k = block_size`` consecutive
     batches (fewer in the epoch's last block of full batches), and the epoch's last partial
@@ -198,7 +173,8 @@ def epoch_blocks(x: np.ndarray, y: np.ndarray, *, seed: int, first_epoch: int,
     features, labels = tf.constant(x), tf.constant(y.reshape(-1, 1))
 
     def one_epoch(epoch):
-        perm = _epoch_permutation(n, seed, epoch)
+        perm = tf.random.experimental.stateless_shuffle(
+            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
         ds = tf.data.Dataset.from_tensor_slices(
             tf.reshape(perm[:in_blocks], [-1, block_size, batch_size]))
         if in_blocks < full:
@@ -280,7 +256,7 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
 
     n_train = len(x_train)
     steps_per_epoch = math.ceil(n_train / settings.batch_size)
-    block_size = max(1, min(settings.steps_per_execution, n_train // settings.batch_size))
+    block_size = settings.block_size(n_train)
     log.info("%s %s/%s seed %d: %s train, %s valid, %s test rows; %d steps/epoch, "
              "%d steps per compiled call", spec.name, model, feature_set, seed, f"{n_train:,}",
              f"{len(x_valid):,}", f"{len(x_test):,}", steps_per_epoch, block_size)

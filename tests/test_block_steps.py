@@ -9,7 +9,7 @@ from reproduce.block_steps import enable_block_steps
 from reproduce.callbacks import MomentumRamp, PerBatchLearningRateDecay
 from reproduce.models import PaperL2, paper_model, sum_of_squares
 from reproduce.optimizers import ScheduledMomentumSGD
-from reproduce.training import blocks_per_epoch, epoch_batches, epoch_blocks
+from reproduce.training import blocks_per_epoch, epoch_blocks
 from test_callbacks import assert_weights_follow_reference, linear_model
 
 
@@ -67,23 +67,32 @@ def test_loss_is_the_row_weighted_mean_over_minibatches():
     assert history.history["loss"][0] == pytest.approx(expected, rel=1e-6)
 
 
-def test_epoch_blocks_hold_each_epochs_batches_in_order():
+def test_epoch_blocks_cut_each_epochs_permutation_and_resume_mid_run():
     n, batch, block = 1037, 10, 4  # 103 full batches: 25 blocks of 4, one of 3, then 7 rows
     x = np.arange(n, dtype=np.float32).reshape(-1, 1)
-    y = np.zeros(n, np.float32)
-    blocks = list(epoch_blocks(x, y, seed=5, first_epoch=2, last_epoch=4, batch_size=batch,
-                               block_size=block).as_numpy_iterator())
-    batches = list(epoch_batches(x, y, seed=5, first_epoch=2, last_epoch=4,
-                                 batch_size=batch).as_numpy_iterator())
+    y = np.arange(n, dtype=np.float32)
+
+    def blocks(first, last):
+        return list(epoch_blocks(x, y, seed=5, first_epoch=first, last_epoch=last,
+                                 batch_size=batch, block_size=block).as_numpy_iterator())
+
+    run = blocks(2, 5)
     per_epoch = blocks_per_epoch(n, batch, block)
-    assert per_epoch == 27 and len(blocks) == 2 * per_epoch
-    shapes = [b[0].shape for b in blocks[:per_epoch]]
+    assert per_epoch == 27 and len(run) == 3 * per_epoch
+    shapes = [b[0].shape for b in run[:per_epoch]]
     assert shapes == [(4, 10, 1)] * 25 + [(3, 10, 1), (1, 7, 1)]
-    rows = np.concatenate([b[0].ravel() for b in blocks])
-    assert np.array_equal(rows, np.concatenate([b[0].ravel() for b in batches]))
-    for epoch in (rows[:n], rows[n:]):  # every row once per epoch, a different order each
+    for features, labels in run:  # each label travels with its row
+        assert np.array_equal(features.ravel(), labels.ravel())
+    rows = np.concatenate([b[0].ravel() for b in run])
+    epochs = rows.reshape(3, n)
+    for epoch in epochs:  # every row once per epoch, a different order each
         assert np.array_equal(np.sort(epoch), x.ravel())
-    assert not np.array_equal(rows[:n], rows[n:])
+    assert not np.array_equal(epochs[0], epochs[1])
+    resumed = np.concatenate([b[0].ravel() for b in blocks(3, 5)])  # killed after epoch 2
+    assert np.array_equal(resumed, rows[n:])
+    other_seed = epoch_blocks(x, y, seed=6, first_epoch=2, last_epoch=3, batch_size=batch,
+                              block_size=block).as_numpy_iterator()
+    assert not np.array_equal(np.concatenate([b[0].ravel() for b in other_seed]), epochs[0])
 
 
 @pytest.mark.parametrize("shape", [(300, 300), (28, 300), (300, 1), (301, 7), (5,)])
