@@ -12,11 +12,19 @@ AUC, the paper's per-batch learning rate):
     ``K.set_value``), a momentum callback per epoch, ``steps_per_execution=1`` and
     ``jit_compile="auto"`` (no XLA on the CPU).
 
+And, as the machine's ceiling for any per-minibatch SGD of the same network:
+  * ``matmul floor``: only the network's matrix products (forward, and the backward products
+    for the weight and input gradients) with one weight write per minibatch, in one XLA
+    loop: no activation, loss, bias, metric or momentum. No training of this network at
+    batch 100 can beat it on this machine, so ``floor / naive`` is the largest speed-up any
+    implementation could show against the naive approach here.
+
 Each measurement trains a fresh network: one untimed epoch (tracing, compilation), then
 ``--epochs`` timed epochs. Prints a Markdown table with medians over ``--repeats``, the
 median of the paired ratios package / naive (each package run against the naive run right
-after it), the ratio of the two best runs, and the projected time of one full HIGGS epoch
-(10M training rows).
+after it), the ratio of the two best runs, the package's share of the matmul floor and the
+floor's ratio to the naive approach (best runs), and the projected time of one full HIGGS
+epoch (10M training rows).
 
     python benchmarks/training_throughput.py [--rows 200000] [--repeats 3]
 """
@@ -88,6 +96,39 @@ def throughput(kind: str, model: str, x, y, epochs: int, settings: TrainingSetti
     return epochs * len(x) / (time.perf_counter() - start)
 
 
+def matmul_floor(model: str, n_inputs: int, n_rows: int, batch_size: int, block: int) -> float:
+    """Examples/s of the network's matrix products alone (see the module docstring), timed
+    over as many minibatches as one epoch of ``n_rows`` rows, like the training runs."""
+    import tensorflow as tf
+
+    net = paper_model(model, n_inputs, seed=1)
+    shapes = [tuple(w.shape) for w in net.trainable_weights if len(w.shape) == 2]
+    rng = np.random.default_rng(0)
+    weights = [tf.constant(rng.normal(0.0, 0.05, shape).astype(np.float32)) for shape in shapes]
+    x = tf.constant(rng.normal(size=(block, batch_size, n_inputs)).astype(np.float32))
+
+    def step(i, ws):
+        acts = [x[i]]
+        for w in ws:
+            acts.append(acts[-1] @ w)
+        grad, new = acts[-1], []
+        for k in reversed(range(len(ws))):
+            new.append(ws[k] - 1e-9 * tf.matmul(acts[k], grad, transpose_a=True))
+            if k:  # no gradient for the input features
+                grad = tf.matmul(grad, ws[k], transpose_b=True)
+        return i + 1, new[::-1]
+
+    run = tf.function(jit_compile=True)(
+        lambda ws: tf.while_loop(lambda i, ws: i < block, step, (0, ws))[1])
+    weights = run(weights)
+    calls = max(1, n_rows // (block * batch_size))
+    start = time.perf_counter()
+    for _ in range(calls):
+        weights = run(weights)
+    weights[0].numpy()
+    return calls * block * batch_size / (time.perf_counter() - start)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
@@ -105,13 +146,16 @@ def main(argv=None) -> int:
     print(f"# training throughput, batch 100, {args.rows:,} rows x 28, "
           f"{os.cpu_count()} CPUs, median of {args.repeats} (package and naive alternate)\n")
     print("| model | package ex/s (range) | naive ex/s (range) | paired ratio | "
-          "ratio of bests | full-HIGGS epoch (10M rows) |")
-    print("|---|---:|---:|---:|---:|---:|")
+          "ratio of bests | matmul floor ex/s | package / floor | floor / naive | "
+          "full-HIGGS epoch (10M rows) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for model in args.models.split(","):
-        fast, slow = [], []
+        fast, slow, floor = [], [], []
         for _ in range(args.repeats):
             fast.append(throughput("package", model, x, y, args.epochs, settings))
             slow.append(throughput("naive", model, x, y, args.epochs, settings))
+            floor.append(matmul_floor(model, x.shape[1], args.epochs * len(x),
+                                      settings.batch_size, settings.block_size(len(x))))
         f, s = statistics.median(fast), statistics.median(slow)
         # each package run is paired with the naive run right after it: the host's state
         # (its CPUs come and go) is shared within a pair, so the median of the pairs'
@@ -122,7 +166,9 @@ def main(argv=None) -> int:
         best = max(fast) / max(slow)
         print(f"| {model} | {f:,.0f} ({min(fast):,.0f}-{max(fast):,.0f}) | "
               f"{s:,.0f} ({min(slow):,.0f}-{max(slow):,.0f}) | {paired:.2f}x | {best:.2f}x | "
-              f"{HIGGS_TRAIN_ROWS / f / 60:.1f} min |", flush=True)
+              f"{max(floor):,.0f} | {max(fast) / max(floor):.0%} | "
+              f"{max(floor) / max(slow):.2f}x | {HIGGS_TRAIN_ROWS / f / 60:.1f} min |",
+              flush=True)
     return 0
 
 
