@@ -21,8 +21,17 @@ def sum_of_squares(w):
     270,000 weights this takes the penalty from about a quarter of the training step to a
     few percent (``benchmarks/training_throughput.py``).
     """
-    v = ops.reshape(ops.square(w), (-1,))
+    v = ops.reshape(w, (-1,))
     n = v.shape[0]
+    if n > 512:
+        # the first fold squares as it adds, so that the squares are never stored
+        half = n // 2
+        a, b = v[:half], v[half:2 * half]
+        folded = a * a + b * b
+        v = folded if n % 2 == 0 else ops.concatenate([folded, ops.square(v[2 * half:])], axis=0)
+        n = v.shape[0]
+    else:
+        v = ops.square(v)
     while n > 512:
         half = n // 2
         folded = v[:half] + v[half:2 * half]
