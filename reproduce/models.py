@@ -13,6 +13,17 @@ from .schedules import (DROPOUT_RATE, FIRST_LAYER_STDDEV, HIDDEN_LAYER_STDDEV,
 MODELS = ("shallow", "deep")
 
 
+def _fold(v, square: bool):
+    """``v[:h] + v[h:2h]`` (of squares if ``square``), with an odd last element kept."""
+    half = v.shape[0] // 2
+    a, b = v[:half], v[half:2 * half]
+    folded = a * a + b * b if square else a + b
+    if v.shape[0] % 2 == 0:
+        return folded
+    rest = v[2 * half:]
+    return ops.concatenate([folded, ops.square(rest) if square else rest], axis=0)
+
+
 def sum_of_squares(w):
     """``sum(w**2)``, folded pairwise with elementwise adds before the final reduction.
 
@@ -22,21 +33,11 @@ def sum_of_squares(w):
     few percent (``benchmarks/training_throughput.py``).
     """
     v = ops.reshape(w, (-1,))
-    n = v.shape[0]
-    if n > 512:
-        # the first fold squares as it adds, so that the squares are never stored
-        half = n // 2
-        a, b = v[:half], v[half:2 * half]
-        folded = a * a + b * b
-        v = folded if n % 2 == 0 else ops.concatenate([folded, ops.square(v[2 * half:])], axis=0)
-        n = v.shape[0]
-    else:
-        v = ops.square(v)
-    while n > 512:
-        half = n // 2
-        folded = v[:half] + v[half:2 * half]
-        v = folded if n % 2 == 0 else ops.concatenate([folded, v[2 * half:]], axis=0)
-        n = v.shape[0]
+    if v.shape[0] <= 512:
+        return ops.sum(ops.square(v))
+    v = _fold(v, square=True)  # squares as it adds: the squares are never stored
+    while v.shape[0] > 512:
+        v = _fold(v, square=False)
     return ops.sum(v)
 
 
