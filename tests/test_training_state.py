@@ -141,11 +141,11 @@ def test_shared_order_is_pylearn2s_stream_and_resumes():
 
 def test_a_rule_that_would_have_stopped_earlier_starts_afresh(sample_spec):
     """5 saved epochs of a flat loss; Pylearn2's rule with N=1, max_epochs=2 stops after
-    epoch 2: the saved weights are past that point, so the run cannot be continued."""
+    epoch 3: the saved weights are past that point, so the run cannot be continued."""
     settings = TrainingSettings(stopping="pylearn2", patience=1)
     saved = {"epochs_completed": 5,
              "fingerprint": _fingerprint(sample_spec, stopping="authors")}
     action, reason = resume_plan(saved, _fingerprint(sample_spec, stopping="pylearn2",
                                                      patience=1), [1.0] * 5,
                                  Pylearn2Termination(patience=1, max_epochs=2), settings)
-    assert action == "afresh" and "would have stopped after epoch 2" in reason
+    assert action == "afresh" and "would have stopped after epoch 3" in reason
