@@ -198,3 +198,28 @@ def test_zip_member_names_cannot_write_outside(http_server, tmp_path, sample, me
     assert hashlib.sha256(dest.read_bytes()).hexdigest() == sample.sha256
     assert sorted(p.name for p in work.iterdir()) == ["HIGGS.csv.gz"]
     assert escaped.exists() == existed
+
+
+def test_file_put_in_place_by_hand_is_verified(tmp_path, sample):
+    """Issue 15's instructions say a copy put under resources/ by hand is verified on the
+    next run (the conversion step calls ``verify_file_in_place`` first)."""
+    from reproduce.download import verify_file_in_place
+
+    by_hand = tmp_path / "resources" / "HIGGS" / "HIGGS.csv.gz"
+    by_hand.parent.mkdir(parents=True)
+    by_hand.write_bytes(sample.data)
+    assert verify_file_in_place(by_hand, size=len(sample.data),
+                                sha256=sample.sha256) == sample.sha256
+    wrong = bytearray(sample.data)
+    wrong[1000] ^= 0xFF
+    by_hand.write_bytes(wrong)
+    with pytest.raises(DownloadError, match=f"{by_hand}: expected sha256 {sample.sha256}, "
+                       "got .*: this is not the expected file; delete it"):
+        verify_file_in_place(by_hand, size=len(sample.data), sha256=sample.sha256)
+    susy = tmp_path / "resources" / "SUSY" / "SUSY.csv.gz"  # no published checksum
+    susy.parent.mkdir()
+    susy.write_bytes(wrong)
+    (susy.parent / "SUSY.csv.gz.lock.json").write_text(json.dumps(
+        {"file": "SUSY.csv.gz", "size": len(sample.data), "sha256": sample.sha256}))
+    with pytest.raises(DownloadError, match=f"{susy}: expected sha256 {sample.sha256}"):
+        verify_file_in_place(susy, size=None, sha256=None)
