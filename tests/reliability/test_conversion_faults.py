@@ -130,5 +130,5 @@ def test_sigkilled_conversion_leaves_no_manifest_and_reruns_cleanly(
     sigkill_when(child, lambda: len(list(out.glob("train-*.tfrecord"))) >= 2)
     assert not (out / "manifest.json").exists()  # nothing that looks complete
     spec = higgs_spec(rows=n, splits=splits)
-    write_tfrecord_shards(source, out, spec, rows_per_shard=3000, rows_per_record=500)
+    write_tfrecord_shards(source, out, spec, rows_per_shard=2000, rows_per_record=500)
     assert_shards_hold(out, spec, np.tile(numpy_reference(sample.lines), (10, 1)))
