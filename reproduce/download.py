@@ -109,23 +109,27 @@ def _local_path(url: str) -> Path:
     return Path(urllib.parse.unquote(parsed.path) if parsed.scheme == "file" else url)
 
 
-def _is_name_resolution_failure(exc: BaseException) -> bool:
-    """Whether a failed lookup of a host name (``socket.gaierror``) caused ``exc``.
+def _name_resolution_failure(exc: BaseException) -> BaseException | None:
+    """The failed host-name lookup behind ``exc``, or None if there is none.
 
     requests wraps urllib3's error, which wraps the socket's, through causes, contexts,
-    arguments and ``reason`` attributes; all are followed.
+    arguments and ``reason`` attributes; all are followed. urllib3's NameResolutionError
+    (which names the host: the mirror's or the proxy's) is preferred to the bare
+    ``socket.gaierror``.
     """
-    seen, stack = set(), [exc]
+    seen, stack, lookup_error = set(), [exc], None
     while stack:
         error = stack.pop()
         if not isinstance(error, BaseException) or id(error) in seen:
             continue
         seen.add(id(error))
+        if type(error).__name__ == "NameResolutionError":
+            return error
         if isinstance(error, socket.gaierror):
-            return True
+            lookup_error = error
         stack += [error.__cause__, error.__context__, getattr(error, "reason", None),
                   *error.args]
-    return False
+    return lookup_error
 
 
 def _hosts_that_do_not_resolve(urls, timeout: float) -> set[str]:
@@ -273,10 +277,9 @@ def _stream_http(url: str, part: Path, *, timeout: float, retries: int, backoff:
                         f"Content-Length, before the end of the file")
                 return
         except TRANSIENT_ERRORS as exc:
-            if _is_name_resolution_failure(exc):
-                host = urllib.parse.urlparse(url).hostname
-                raise HostNotFoundError(f"{url}: host name {host!r} does not resolve "
-                                        f"(no network or no DNS on this machine?)") from exc
+            if (lookup := _name_resolution_failure(exc)) is not None:
+                raise HostNotFoundError(f"{url}: {lookup} (no network or no DNS on this "
+                                        f"machine?)") from exc
             attempt += 1
             if attempt > retries:
                 raise DownloadError(f"{url}: giving up after {retries} retries: {exc}") from exc

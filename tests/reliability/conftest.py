@@ -2,7 +2,8 @@
 
 Every test in this folder injects one real fault (a cut connection, a killed process, a bad
 line in a real gzip file, ...) into the real code path and checks what the package does.
-The HTTP server (``http_server``) and the workflow helpers come from ``tests/conftest.py``.
+The HTTP server (``http_server``) and the workflow helpers come from ``tests/conftest.py``
+(this folder is a package, so its ``conftest`` does not shadow that one).
 """
 
 import dataclasses
@@ -93,13 +94,6 @@ def spawn():
 def python_child(spawn):
     """``start(code)``: ``code`` run by a real Python process (see ``spawn``)."""
     return lambda code, cwd=None: spawn([sys.executable, "-c", code], cwd=cwd)
-
-
-@pytest.fixture
-def suite_helpers(request):
-    """The module ``tests/conftest.py`` (``run_snakemake``, ``make_workflow_copy``, ...):
-    pytest imports it under the same name as this file, so it is reached through pytest."""
-    return request.config.pluginmanager.get_plugin(str(REPO / "tests" / "conftest.py"))
 
 
 @pytest.fixture

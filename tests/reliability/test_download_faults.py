@@ -223,3 +223,16 @@ def test_file_put_in_place_by_hand_is_verified(tmp_path, sample):
         {"file": "SUSY.csv.gz", "size": len(sample.data), "sha256": sample.sha256}))
     with pytest.raises(DownloadError, match=f"{susy}: expected sha256 {sample.sha256}"):
         verify_file_in_place(susy, size=None, sha256=None)
+
+
+def test_unresolvable_proxy_fails_fast(tmp_path, sample, no_proxy, monkeypatch):
+    """Behind a proxy the mirrors' names are the proxy's business; a proxy whose own name
+    does not resolve is found in the ``requests`` error and not retried either."""
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    dest = tmp_path / "HIGGS.csv.gz"
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"proxy\.invalid.*no network or no DNS"):
+        fetch_dataset_file(["http://archive.ics.uci.edu.invalid/HIGGS.csv.gz"], dest,
+                           size=len(sample.data), sha256=sample.sha256, backoff=5.0)
+    assert time.monotonic() - start < 5  # one retry would already wait 5 s

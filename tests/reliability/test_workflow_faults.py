@@ -4,13 +4,13 @@ workflow): no network, two runs at once, a run killed with SIGKILL."""
 import sys
 import time
 
+from conftest import run_snakemake
 from reproduce.datasets import HIGGS
 
 LOCKED = "Directory cannot be locked"
 
 
-def test_offline_download_rule_fails_fast_with_instructions(workflow_copy, suite_helpers,
-                                                            no_proxy):
+def test_offline_download_rule_fails_fast_with_instructions(workflow_copy, no_proxy):
     """Issue 15, point 1: no mirror's host resolves. The rule fails within 30 s; the
     terminal (above Snakemake's own "Error in rule download" block, whose "message: None"
     line Snakemake 9 prints for every failed local job) and the log hold the reasons and
@@ -20,7 +20,7 @@ def test_offline_download_rule_fails_fast_with_instructions(workflow_copy, suite
         "      - https://archive.ics.uci.edu.invalid/ml/HIGGS.csv.gz\n"
         "      - https://mirror-two.invalid/static/public/280/higgs.zip\n")
     start = time.monotonic()
-    proc = suite_helpers.run_snakemake(workflow_copy, "resources/HIGGS/HIGGS.csv.gz",
+    proc = run_snakemake(workflow_copy, "resources/HIGGS/HIGGS.csv.gz",
                                        "--cores", "1", "--configfile", "offline.yaml",
                                        check=False)
     assert time.monotonic() - start < 30
@@ -35,7 +35,7 @@ def test_offline_download_rule_fails_fast_with_instructions(workflow_copy, suite
     assert not list((workflow_copy / "resources" / "HIGGS").glob("HIGGS.csv.gz*"))
 
 
-def test_two_runs_at_once_and_a_sigkilled_run(workflow_copy, suite_helpers, http_server,
+def test_two_runs_at_once_and_a_sigkilled_run(workflow_copy, http_server,
                                               sample, spawn, sigkill_when):
     """A second ``snakemake`` on the same folder is refused while the first runs; the first,
     killed with SIGKILL mid-download, leaves a lock that ``--unlock`` clears (as the README
@@ -52,15 +52,15 @@ def test_two_runs_at_once_and_a_sigkilled_run(workflow_copy, suite_helpers, http
     while not (part.exists() and part.stat().st_size >= 65536 * 3):
         assert first.poll() is None, first.stdout.read().decode()[-3000:]
         time.sleep(0.05)
-    second = suite_helpers.run_snakemake(workflow_copy, *target, check=False)
+    second = run_snakemake(workflow_copy, *target, check=False)
     assert second.returncode != 0 and LOCKED in second.stderr
 
     sigkill_when(first, lambda: True)
     kept = part.stat().st_size
-    after_kill = suite_helpers.run_snakemake(workflow_copy, *target, check=False)
+    after_kill = run_snakemake(workflow_copy, *target, check=False)
     assert after_kill.returncode != 0 and "--unlock" in after_kill.stderr
-    suite_helpers.run_snakemake(workflow_copy, *target, "--unlock")
-    suite_helpers.run_snakemake(workflow_copy, *target)
+    run_snakemake(workflow_copy, *target, "--unlock")
+    run_snakemake(workflow_copy, *target)
 
     assert http_server.requests[-1] == ("/higgs-sample.csv.gz", f"bytes={kept}-")
     resources = workflow_copy / "resources" / "HIGGS"
