@@ -236,3 +236,28 @@ def test_unresolvable_proxy_fails_fast(tmp_path, sample, no_proxy, monkeypatch):
         fetch_dataset_file(["http://archive.ics.uci.edu.invalid/HIGGS.csv.gz"], dest,
                            size=len(sample.data), sha256=sample.sha256, backoff=5.0)
     assert time.monotonic() - start < 5  # one retry would already wait 5 s
+
+
+@pytest.mark.parametrize("make", [
+    lambda d: d, lambda d: d[:len(d) // 2], lambda d: d[:-1], lambda d: d + d,
+    lambda d: d + d[:len(d) // 3], lambda d: d + b"\0" * 100, lambda d: d + b"garbage",
+    lambda d: d[:5000] + bytes([d[5000] ^ 0xFF]) + d[5001:],
+], ids=["whole", "half", "last byte missing", "two members", "second member cut",
+        "zero padding", "trailing garbage", "flipped byte"])
+def test_gzip_end_check_agrees_with_python_gzip(tmp_path, sample, make):
+    """The check that stands in for a checksum where none is published (SUSY), against
+    Python's gzip module as the reference: complete exactly when it decompresses."""
+    import gzip
+    import zlib
+
+    from reproduce.download import gzip_stream_problem
+
+    data = make(sample.data)
+    path = tmp_path / "f.csv.gz"
+    path.write_bytes(data)
+    try:
+        gzip.decompress(data)
+        reference_ok = True
+    except (EOFError, OSError, zlib.error):
+        reference_ok = False
+    assert (gzip_stream_problem(path) is None) == reference_ok
