@@ -87,7 +87,7 @@ class SharedBatchOrder:
 
     def _encode(self) -> dict:
         _, keys, pos, has_gauss, cached = self.rng.get_state()
-        return {"keys": keys.tolist(), "pos": int(pos), "has_gauss": int(has_gauss),
+        return {"keys": keys.copy(), "pos": int(pos), "has_gauss": int(has_gauss),
                 "cached_gaussian": float(cached)}
 
     def permutation(self, epoch: int) -> np.ndarray:
@@ -103,8 +103,6 @@ class SharedBatchOrder:
         self.rng.shuffle(order)
         self.next_epoch += 1
         self._states[self.next_epoch] = self._encode()
-        for old in [e for e in self._states if self.first_epoch < e < epoch]:
-            del self._states[old]
         return order
 
     def tf_permutation(self, epoch):
@@ -115,8 +113,16 @@ class SharedBatchOrder:
         return perm
 
     def state_before(self, epoch: int) -> dict:
-        """The generator's state before epoch ``epoch`` (JSON-able), for ``state``."""
-        return self._states[int(epoch)]
+        """The generator's state before epoch ``epoch`` (JSON-able), for ``state``.
+
+        The input pipeline may already have drawn later epochs (``tf.data`` prefetches);
+        their states are kept until asked for. Asking for epoch ``e`` forgets the states of
+        the epochs before it (but the first, for a data set iterated again)."""
+        epoch = int(epoch)
+        state = self._states[epoch]
+        for old in [e for e in self._states if self.first_epoch < e < epoch]:
+            del self._states[old]
+        return state | {"keys": state["keys"].tolist()}
 
 
 def make_batch_order(name: str, n: int, seed: int, first_epoch: int = 0,
