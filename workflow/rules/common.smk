@@ -21,6 +21,11 @@ def dataset_spec(dataset):
     return get_dataset(dataset, config["dataset_overrides"].get(dataset))
 
 
+def train_rows(dataset):
+    start, end = dataset_spec(dataset).splits["train"]
+    return end - start
+
+
 def source_file(wildcards):
     return f"resources/{wildcards.dataset}/{dataset_spec(wildcards.dataset).filename}"
 

@@ -1,8 +1,3 @@
-def train_rows(dataset):
-    start, end = dataset_spec(dataset).splits["train"]
-    return end - start
-
-
 rule train:
     """One network of the paper: (dataset, model, feature set, seed). Resumes from its last
     completed epoch when rerun after a kill."""
