@@ -7,8 +7,8 @@ import pytest
 from scipy.stats import norm
 
 from reproduce.evaluation import evaluate_scores
-from reproduce.report import (RunFiles, auc_table, load_logs, write_partial_report,
-                              write_report)
+from reproduce.report import (RunFiles, auc_table, describe_runs, figure_captions, load_logs,
+                              load_runs, table_markdown, write_partial_report, write_report)
 
 FEATURES = ("low", "high", "complete")
 NEW_SETTINGS = {"batch_size": 100, "learning_rate": 0.05, "learning_rate_decay_factor": 1.0225,
@@ -114,14 +114,27 @@ def html_cells(text: str) -> dict:
     return parser.cells
 
 
-def test_table_numbers_recompute_from_runs(tmp_path):
-    runs = paper_grid(tmp_path, lambda m, f: 0.8 if m == "deep" else 0.7)
-    table = write_report(runs, tmp_path / "figures", captions_dir=tmp_path / "captions")
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory):
+    """Table 1's grid of made-up runs (two seeds, a third DN high-level seed that trained to
+    a constant output), rendered once by the final and once by the partial report."""
+    root = tmp_path_factory.mktemp("grid")
+    runs = paper_grid(root, lambda m, f: 0.8 if m == "deep" else 0.7, seeds=(1, 2))
+    runs.append(make_run(root, "deep", "high", 3, 0.5, constant_output=True,
+                         warnings=["output constant: std 1e-9 over the test split"]))
+    table = write_report(runs, root / "figures", captions_dir=root / "captions")
+    write_partial_report(runs, root / "partial")
+    return root, runs, table
+
+
+def test_table_numbers_recompute_from_runs(grid):
+    root, runs, table = grid
     assert len(table) == 9
     for row in table[table.model != "bdt"].itertuples():
-        aucs = [json.loads((tmp_path / "HIGGS" / "evaluation" /
-                            f"{row.model}-{row.feature_set}-seed{s}.json").read_text())["auc"]
-                for s in (1, 2, 3)]
+        aucs = [json.loads(r.evaluation.read_text())["auc"] for r in runs
+                if (r.model, r.feature_set) == (row.model, row.feature_set)]
+        assert row.n_seeds == len(aucs) == (3 if (row.model, row.feature_set) ==
+                                            ("deep", "high") else 2)
         assert row.auc_mean == pytest.approx(np.mean(aucs), abs=1e-12)
         assert row.auc_std == pytest.approx(np.std(aucs, ddof=1), abs=1e-12)
     deep_low = table[(table.model == "deep") & (table.feature_set == "low")].iloc[0]
@@ -129,16 +142,16 @@ def test_table_numbers_recompute_from_runs(tmp_path):
     combined = np.hypot(deep_low.auc_std, 0.001)
     assert deep_low.difference_sigmas == pytest.approx((deep_low.auc_mean - 0.880) / combined)
     assert deep_low.verdict == "below the paper"
-    csv = pd.read_csv(tmp_path / "figures" / "auc_table.csv")
+    csv = pd.read_csv(root / "figures" / "auc_table.csv")
     assert csv.auc_mean.round(6).tolist() == table.auc_mean.round(6).tolist()
     for name in ("learning_curves.png", "roc_curves.png", "learning_curves.pdf",
                  "schedules.png", "roc_by_feature_set.png"):
-        assert (tmp_path / "figures" / name).stat().st_size > 10_000
-    markdown = (tmp_path / "figures" / "auc_table.md").read_text()
+        assert (root / "figures" / name).stat().st_size > 10_000
+    markdown = (root / "figures" / "auc_table.md").read_text()
     assert "| DN |" in markdown and "0.880 (0.001)" in markdown
-    assert "\\begin{tabular}" in (tmp_path / "figures" / "auc_table.tex").read_text()
+    assert "\\begin{tabular}" in (root / "figures" / "auc_table.tex").read_text()
     # the HTML page: one cell per (model, feature set), ours beside the paper's
-    cells = html_cells((tmp_path / "figures" / "auc_table.html").read_text())
+    cells = html_cells((root / "figures" / "auc_table.html").read_text())
     assert len(cells) == 9
     verdict, text = cells[("deep", "low")]
     assert verdict == "below the paper"
@@ -146,7 +159,7 @@ def test_table_numbers_recompute_from_runs(tmp_path):
     assert "paper 0.880 (0.001)" in text
     for name in ("auc_table", "learning_curves", "schedules", "roc_curves",
                  "roc_by_feature_set"):
-        assert (tmp_path / "captions" / f"{name}.rst").read_text().strip()
+        assert (root / "captions" / f"{name}.rst").read_text().strip()
 
 
 def test_verdict_reproduced_within_tolerance():
@@ -171,17 +184,16 @@ def test_verdict_tells_above_from_below(aucs, verdict):
     assert row.difference == pytest.approx(np.mean(aucs) - 0.880)
 
 
-def test_recorded_facts_in_table_and_summary(tmp_path):
+def test_recorded_facts_in_table_and_summary(grid):
     """A constant-output run is marked and footnoted, the table names the evaluated weights,
     the BDT row names its library and settings beside the published LightGBM reference."""
-    runs = paper_grid(tmp_path, lambda m, f: 0.7, seeds=(1, 2))
-    constant = make_run(tmp_path, "deep", "high", 3, 0.5, constant_output=True,
-                        warnings=["output constant: std 1e-9 over the test split"])
-    write_report(runs + [constant], tmp_path / "figures")
+    tmp_path = grid[0]
     markdown = (tmp_path / "figures" / "auc_table.md").read_text()
     dn_row = next(line for line in markdown.splitlines() if line.startswith("| DN |"))
     assert dn_row.split("|")[3].count("\u2020") == 1  # DN high-level, the constant seed
     assert dn_row.split("|")[2].count("\u2020") == 0
+    assert "\u2020" in html_cells((tmp_path / "figures" / "auc_table.html").read_text())[
+        ("deep", "high")][1]
     assert "\u2020 A network trained to a constant output" in markdown
     assert "DN high-level seed(s) 3" in markdown
     assert "from the weights when training ended of each run (metrics.json " \
@@ -207,13 +219,15 @@ def test_recorded_facts_in_table_and_summary(tmp_path):
 def test_metrics_without_the_new_keys_read_as_the_old_behaviour(tmp_path):
     runs = paper_grid(tmp_path, lambda m, f: 0.7, seeds=(1,), new_keys=False,
                       monitor_columns=False)
-    table = write_report(runs, tmp_path / "figures", captions_dir=tmp_path / "captions")
+    finished = load_runs(runs)
+    table = auc_table(finished, expected=runs)
     assert set(table[table.model != "bdt"].evaluated_weights) == {"best_validation"}
-    page = (tmp_path / "figures" / "auc_table.html").read_text()
-    assert "paper_text: the Methods text&#x27;s rule" in page or \
-        "paper_text: the Methods text's rule" in page
-    assert "per_seed" in page  # the minibatch order before batch_order existed
-    caption = (tmp_path / "captions" / "learning_curves.rst").read_text()
+    assert "the checkpoint with the lowest validation loss of each run (metrics.json " \
+           "evaluated_weights: best_validation)" in table_markdown(table, finished)
+    described = dict(describe_runs(finished)["HIGGS"])
+    assert described["stopping rule"].startswith("paper_text: the Methods text's rule")
+    assert described["minibatch order"] == "per_seed"  # before batch_order existed
+    caption = figure_captions(runs, finished, load_logs(runs), "monitor")["learning_curves"]
     assert "running mean" in caption and "end of epoch" not in caption
 
 
@@ -246,14 +260,13 @@ def test_train_curve_is_the_monitor_or_the_running_mean(tmp_path):
         load_logs([new], "last")
 
 
-def test_captions_and_schedule_titles_come_from_the_recorded_settings(tmp_path):
-    runs = paper_grid(tmp_path, lambda m, f: 0.7, seeds=(1,))
-    write_report(runs, tmp_path / "figures", captions_dir=tmp_path / "captions")
+def test_captions_and_schedule_titles_come_from_the_recorded_settings(grid):
+    tmp_path = grid[0]
     schedules = (tmp_path / "captions" / "schedules.rst").read_text()
     assert "divided by 1.0225 per batch" in schedules and "1.0000002" not in schedules
     assert "0.9 -> 0.99 linearly over 2 epochs" in schedules
     curves = (tmp_path / "captions" / "learning_curves.rst").read_text()
-    assert "first 100,000 training rows" in curves and "one seed per panel" in curves
+    assert "first 100,000 training rows" in curves and "band over 2 or 3 seeds" in curves
     roc = (tmp_path / "captions" / "roc_curves.rst").read_text()
     assert "1,000 events" in roc and "the weights when training ended" in roc
 
@@ -293,13 +306,10 @@ def test_partial_report_marks_missing_cells(tmp_path):
     assert set(empty.verdict) == {"missing"}
 
 
-def test_partial_report_of_a_finished_workflow_is_the_final_report(tmp_path):
-    runs = paper_grid(tmp_path, lambda m, f: 0.7, seeds=(1,))
-    write_report(runs, tmp_path / "final")
-    write_partial_report(runs, tmp_path / "partial")
+def test_partial_report_of_a_finished_workflow_is_the_final_report(grid):
+    root = grid[0]
     for name in ("auc_table.md", "auc_table.csv", "auc_table.html", "summary.md"):
-        assert (tmp_path / "final" / name).read_text() == \
-            (tmp_path / "partial" / name).read_text(), name
+        assert (root / "figures" / name).read_text() == (root / "partial" / name).read_text()
 
 
 def test_supplementary_table3_beside_the_paper(tmp_path):
