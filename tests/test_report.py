@@ -83,35 +83,44 @@ def paper_grid(tmp_path, auc_of, seeds=(1, 2, 3), **kwargs):
     return runs + [make_run(tmp_path, "bdt", f, 1, 0.75) for f in FEATURES]
 
 
-class _Cells(HTMLParser):
-    """The AUC table's cells of an HTML page: {(model, feature set): (verdict, text)}."""
+class ReportPage(HTMLParser):
+    """The report page's text: the AUC cells ({(model, features): (verdict, text)}) and the
+    rows of the run description ({item: text})."""
 
     def __init__(self):
         super().__init__()
-        self.cells, self.model, self.cell, self.text = {}, None, None, []
+        self.cells, self.items, self.where, self.text = {}, {}, None, []
+        self.model = self.item = None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "tr":
-            self.model = attrs.get("data-model")
+            self.model, self.item = attrs.get("data-model"), attrs.get("data-item")
         if tag == "td" and self.model and "data-verdict" in attrs:
-            self.cell, self.text = (self.model, attrs["data-feature-set"], attrs["data-verdict"]), []
+            self.where = ("cell", (self.model, attrs["data-feature-set"]), attrs["data-verdict"])
+            self.text = []
+        elif tag == "td" and self.item:
+            self.where, self.text = ("item", self.item, None), []
 
     def handle_data(self, data):
-        if self.cell:
+        if self.where:
             self.text.append(data)
 
     def handle_endtag(self, tag):
-        if tag == "td" and self.cell:
-            model, features, verdict = self.cell
-            self.cells[(model, features)] = (verdict, " ".join(self.text))
-            self.cell = None
+        if tag == "td" and self.where:
+            kind, key, verdict = self.where
+            text = " ".join(self.text)
+            if kind == "cell":
+                self.cells[key] = (verdict, text)
+            else:
+                self.items[key] = text
+            self.where = None
 
 
 def html_cells(text: str) -> dict:
-    parser = _Cells()
-    parser.feed(text)
-    return parser.cells
+    page = ReportPage()
+    page.feed(text)
+    return page.cells
 
 
 @pytest.fixture(scope="module")

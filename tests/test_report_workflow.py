@@ -5,7 +5,6 @@ import json
 import re
 import shutil
 import subprocess
-from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
@@ -13,6 +12,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from conftest import run_snakemake as snakemake
+from test_report import ReportPage
 
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
                  if shutil.which(n)), None)
@@ -80,40 +80,6 @@ def chromium(*args, cwd):
     return proc.stdout
 
 
-class _Page(HTMLParser):
-    """Text of the AUC cells ({(model, features): (verdict, text)}) and of the description
-    rows ({item: text}) of the rendered page, outside scripts."""
-
-    def __init__(self):
-        super().__init__()
-        self.cells, self.items, self.where, self.text = {}, {}, None, []
-        self.model = self.item = None
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if tag == "tr":
-            self.model, self.item = attrs.get("data-model"), attrs.get("data-item")
-        if tag == "td" and self.model and "data-verdict" in attrs:
-            self.where = ("cell", (self.model, attrs["data-feature-set"]), attrs["data-verdict"])
-            self.text = []
-        elif tag == "td" and self.item:
-            self.where, self.text = ("item", self.item, None), []
-
-    def handle_data(self, data):
-        if self.where:
-            self.text.append(data)
-
-    def handle_endtag(self, tag):
-        if tag == "td" and self.where:
-            kind, key, verdict = self.where
-            text = " ".join(self.text)
-            if kind == "cell":
-                self.cells[key] = (verdict, text)
-            else:
-                self.items[key] = text
-            self.where = None
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (Debian's package; .ci/run "
                                               "installs it)")
@@ -126,7 +92,7 @@ def test_html_report_in_a_browser(local_smoke_run, tmp_path):
     # The landing page, as rendered: the AUC table first, then how the runs were made.
     dom = chromium("--dump-dom", report, cwd=tmp_path)
     app = dom[dom.index('<div id="app">'):]
-    page = _Page()
+    page = ReportPage()
     page.feed(app)
     assert app.index('class="auc-table"') < app.index('class="description"')
     expected_cells = {(p.parent.name.split("-")[0], p.parent.name.split("-")[1])
