@@ -626,6 +626,8 @@ def _placeholder_figure(path: Path, text: str) -> None:
 
 def _seeds_phrase(counts) -> str:
     counts = sorted(set(int(c) for c in counts))
+    if not counts:
+        return "no run yet"
     if counts == [1]:
         return "one seed per panel"
     return f"mean and std band over {' or '.join(map(str, counts))} seeds"
@@ -770,25 +772,22 @@ def figure_captions(runs: list[RunFiles], finished: pd.DataFrame, logs: pd.DataF
     """One caption per figure of the report, true to the runs it shows: the seeds, the
     train curve shown, the recorded schedules and the evaluated weights. Plain text that is
     also valid reStructuredText (Snakemake's report captions)."""
-    nets = finished[finished.model != "bdt"] if not finished.empty else finished
+    cell = ["dataset", "model", "feature_set"]
+    nets = finished[finished.model != "bdt"]
     n_runs = len({r.key for r in runs if r.model != "bdt" and r.current_log is not None})
-    in_training = int(logs.drop_duplicates(["dataset", "model", "feature_set", "seed"])
-                      .in_progress.sum()) if not logs.empty else 0
+    in_training = int(logs.drop_duplicates([*cell, "seed"]).in_progress.sum())
     progress = f" {in_training} of them still in training (live logs)." if in_training else ""
-    seeds = nets.groupby(["dataset", "model", "feature_set"]).seed.nunique() \
-        if not nets.empty else pd.Series(dtype=int)
-    weights = _grouped(nets, lambda r: WEIGHTS_DESCRIPTION.get(r.evaluated_weights)) \
-        if not nets.empty else "not recorded"
-    test = _grouped(finished, lambda r: f"{r.test_events:,} events") \
-        if not finished.empty else "not recorded"
+    curve_seeds = _seeds_phrase(logs.groupby(cell).seed.nunique())
+    weights = _grouped(nets, lambda r: WEIGHTS_DESCRIPTION.get(r.evaluated_weights))
+    test = _grouped(finished, lambda r: f"{r.test_events:,} events")
     lr_title, mu_title = schedule_titles(finished)
-    roc = (f"on the test split ({test}), averaged over seeds ({_seeds_phrase(seeds) if len(seeds) else 'no network finished'}), "
-           f"with the mean AUC in the legend; network scores from {weights}.")
+    roc = (f"on the test split ({test}), averaged over seeds "
+           f"({_seeds_phrase(nets.groupby(cell).seed.nunique())}), with the mean AUC in the "
+           f"legend; network scores from {weights}.")
     return {
         "learning_curves":
             f"Learning curves of {n_runs} network runs: loss and AUC per epoch, training vs "
-            f"validation, one column per model and feature set ("
-            f"{_seeds_phrase(logs.groupby(['dataset', 'model', 'feature_set']).seed.nunique()) if not logs.empty else 'no epoch logged yet'})."
+            f"validation, one column per model and feature set ({curve_seeds})."
             f"{progress} Validation: the whole cost and AUC on the validation split. "
             f"Training: {_train_curve_text(logs, finished, train_curve)}.",
         "schedules":
