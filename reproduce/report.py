@@ -97,8 +97,11 @@ class RunFiles:
 
     @property
     def current_log(self) -> Path | None:
-        """The final log when training ended, else the live one, else None."""
-        for path in (self.log, self.progress_log):
+        """The final log of a run that has written its metrics.json, else the live one
+        (a run being retrained may still have an older final log), else None."""
+        order = (self.log, self.progress_log) if self.metrics.exists() else \
+            (self.progress_log, self.log)
+        for path in order:
             if path is not None and path.exists():
                 return path
         return None

@@ -333,3 +333,18 @@ def test_supplementary_table3_beside_the_paper(tmp_path):
     own = json.loads((tmp_path / "HIGGS" / "evaluation" / "deep_h5-low-seed1.json").read_text())
     assert row.auc == own["auc"]
     assert "| NN 300 |" in (tmp_path / "s3.md").read_text()
+
+
+def test_description_lists_settings_that_differ_with_their_models(tmp_path):
+    runs = [make_run(tmp_path, "deep", "complete", 1, 0.7),
+            make_run(tmp_path, "deep_dropout", "complete", 1, 0.7,
+                     settings=NEW_SETTINGS | {"decay_factor": 1.0000003, "dropout": True})]
+    described = dict(describe_runs(load_runs(runs))["HIGGS"])
+    assert described["learning rate"] == (
+        "0.05, divided by 1.0225 per batch (applied per batch), floor 1e-06 (DN); "
+        "0.05, divided by 1.0000003 per batch (applied per batch), floor 1e-06 (DNdropOut)")
+    assert described["dropout"] == "False (DN); True (DNdropOut)"
+    assert described["momentum"] == "0.9 -> 0.99 linearly over 2 epochs"
+    assert described["seeds"] == "1"
+    assert described["data"].startswith("HIGGS; training rows 0-8,984 (8,984 events); "
+                                        "validation rows 8,984-9,984 (1,000 events)")
