@@ -245,7 +245,7 @@ def auc_table(runs: pd.DataFrame, expected: list[RunFiles] | None = None) -> pd.
     Columns: dataset, model, label, feature_set, n_seeds, n_seeds_expected, auc_mean,
     auc_std, paper_auc, paper_std, difference, difference_sigmas, verdict,
     significance_mean, paper_significance, evaluated_weights, constant_output_seeds,
-    reference_auc, reference.
+    method (the BDT's library and settings), reference_auc, reference.
     """
     runs = runs.copy()
     if "constant_output" not in runs:
@@ -292,6 +292,10 @@ def auc_table(runs: pd.DataFrame, expected: list[RunFiles] | None = None) -> pd.
     table["reference_auc"] = [r["auc"] if r else math.nan for r in references]
     table["reference"] = [f"{r['name']} ({r['settings']}; {r['test_rows']})" if r else ""
                           for r in references]
+    methods = {dataset: bdt_method(part) for dataset, part in runs[runs.model == "bdt"]
+               .groupby("dataset")} if "settings" in runs else {}
+    table["method"] = [methods.get(d, "") if m == "bdt" else ""
+                       for d, m in zip(table.dataset, table.model)]
     order = {m: i for i, m in enumerate(MODEL_LABELS)}
     table["_m"] = table["model"].map(order)
     table["_f"] = table["feature_set"].map({f: i for i, f in enumerate(FEATURE_SETS)})
@@ -299,7 +303,7 @@ def auc_table(runs: pd.DataFrame, expected: list[RunFiles] | None = None) -> pd.
     return table[["dataset", "model", "label", "feature_set", "n_seeds", "n_seeds_expected",
                   "auc_mean", "auc_std", "paper_auc", "paper_std", "difference",
                   "difference_sigmas", "verdict", "significance_mean", "paper_significance",
-                  "evaluated_weights", "constant_output_seeds", "reference_auc",
+                  "evaluated_weights", "constant_output_seeds", "method", "reference_auc",
                   "reference"]].reset_index(drop=True)
 
 
@@ -396,15 +400,27 @@ def _cell_names(rows: pd.DataFrame) -> list[str]:
     return [f"{label} {FEATURE_LABELS[f]}" for label, f in zip(rows.label, rows.feature_set)]
 
 
-def bdt_note(bdt_runs: pd.DataFrame, bdt_cells: pd.DataFrame | None = None) -> str:
-    """Which library and settings the BDT rows used (from metrics.json), with the
-    published reference beside the paper's TMVA BDT."""
-    settings = [dict(s) for s in bdt_runs.settings]
+def bdt_method(bdt_runs: pd.DataFrame) -> str:
+    """The BDT's library and settings as its metrics.json recorded them."""
+    settings = [dict(s) for s in bdt_runs.settings if isinstance(s, dict)]
+    if not settings:
+        return ""
     library = _distinct([s.get("library", "unknown library") for s in settings])
     knobs = _distinct([", ".join(f"{k} {v}" for k, v in s.items() if k != "library")
                        for s in settings])
+    return f"{library} ({knobs})"
+
+
+def row_label(r) -> str:
+    """A table row's name: the paper's label, and for the BDT the library that ran it."""
+    return f"{r.label} ({r.method})" if r.method else r.label
+
+
+def bdt_note(bdt_runs: pd.DataFrame, bdt_cells: pd.DataFrame | None = None) -> str:
+    """Which library and settings the BDT rows used (from metrics.json), with the
+    published reference beside the paper's TMVA BDT."""
     trees = sorted({int(t) for t in bdt_runs.trees if t is not None and not pd.isna(t)})
-    text = (f"BDT: {library} ({knobs}), one fit per feature set, early stopping on the "
+    text = (f"BDT: {bdt_method(bdt_runs)}, one fit per feature set, early stopping on the "
             f"validation split")
     if trees:
         text += f" ({', '.join(map(str, trees))} trees kept)"
@@ -433,7 +449,7 @@ def table_markdown(table: pd.DataFrame, runs: pd.DataFrame | None = None) -> str
                   "| | " + " | ".join(FEATURE_LABELS[f] for f in feats) + " |",
                   "|---|" + "---|" * len(feats)]
         for model, rows in part.groupby("model", sort=False):
-            lines.append(f"| {MODEL_LABELS[model]} | "
+            lines.append(f"| {row_label(rows.iloc[0])} | "
                          + " | ".join(_row_cells(rows, feats, _auc_cell)) + " |")
             references = rows[rows.reference != ""]
             if not references.empty:

@@ -28,6 +28,7 @@ STYLE = """
   padding: 0.25rem 0.5rem; vertical-align: top; text-align: left; }
 .reproduction-report .ours { font-weight: 600; font-size: 1rem; }
 .reproduction-report .paper, .reproduction-report .seeds { color: #444; }
+.reproduction-report .method { font-weight: normal; font-size: 0.75rem; color: #444; }
 .reproduction-report td[data-verdict="reproduced"] { background: #e3f4e3; }
 .reproduction-report td[data-verdict="above the paper"] { background: #e3ecfa; }
 .reproduction-report td[data-verdict="below the paper"] { background: #fbe6e3; }
@@ -61,12 +62,13 @@ def _significance_td(r) -> str:
             f'&sigma;</span><br><span class="paper">paper {paper} &sigma;</span></td>')
 
 
-def _row(label, rows, feats, render, attrs="") -> str:
+def _row(label, rows, feats, render, attrs="", method="") -> str:
     cells = []
     for f in feats:
         r = rows[rows.feature_set == f]
         cells.append("<td></td>" if r.empty else render(r.iloc[0]))
-    return f"<tr{attrs}><th>{_e(label)}</th>{''.join(cells)}</tr>"
+    method = f'<br><span class="method">{_e(method)}</span>' if method else ""
+    return f"<tr{attrs}><th>{_e(label)}{method}</th>{''.join(cells)}</tr>"
 
 
 def report_page(table: pd.DataFrame, notes: dict, described: dict, banner: str = "") -> str:
@@ -90,7 +92,7 @@ def report_page(table: pd.DataFrame, notes: dict, described: dict, banner: str =
                 + "</tr></thead><tbody>"]
         for model, cells in part.groupby("model", sort=False):
             rows.append(_row(MODEL_LABELS[model], cells, feats, _auc_td,
-                             f' data-model="{_e(model)}"'))
+                             f' data-model="{_e(model)}"', method=cells.iloc[0].method))
             references = cells[cells.reference != ""]
             if not references.empty:
                 rows.append(_row("BDT reference (published)", references, feats,

@@ -209,6 +209,8 @@ def test_recorded_facts_in_table_and_summary(grid):
            "evaluated_weights: final)" in markdown
     assert "BDT: scikit-learn HistGradientBoostingClassifier (max_iter 500, learning_rate " \
            "0.1, max_leaf_nodes 31, patience 20)" in markdown
+    assert "| BDT (scikit-learn HistGradientBoostingClassifier (max_iter 500, learning_rate " \
+           "0.1, max_leaf_nodes 31, patience 20)) | 0." in markdown  # the row names its library
     assert "| BDT reference (published) |  |  | 0.845 |" in markdown
     assert "AUC 0.845 against the paper's 0.810" in markdown
     summary = (tmp_path / "figures" / "summary.md").read_text()
