@@ -673,6 +673,7 @@ def plot_learning_curves(logs: pd.DataFrame, path: Path) -> None:
                        errorbar="sd", height=2.6, aspect=1.1,
                        facet_kws={"sharey": "row", "margin_titles": True})
     grid.set_titles(row_template="", col_template="{col_name}", size=8)
+    grid.legend.set_title("curve")
     for metric, axes in zip(grid.row_names, grid.axes):
         axes[0].set_ylabel({"loss": "loss (cross-entropy + L2)", "auc": "AUC"}.get(metric, metric))
     seeds = logs.groupby(keys).seed.nunique()
