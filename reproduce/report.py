@@ -165,12 +165,16 @@ def load_runs(runs: list[RunFiles]) -> pd.DataFrame:
         evaluation = json.loads(run.evaluation.read_text())
         metrics = json.loads(run.metrics.read_text())
         row = _evaluation_row(evaluation)
-        for name, record in (("evaluation", evaluation), ("metrics.json", metrics)):
-            found = (record.get("dataset"), record.get("model"), record.get("feature_set"),
-                     int(record.get("seed", -1)))
-            if found != run.key:
+        # metrics.json names the architecture ("deep" for deep_dropout or deep_h5), the
+        # evaluation the run
+        for name, record, fields in (
+                ("evaluation", evaluation, ("dataset", "model", "feature_set", "seed")),
+                ("metrics.json", metrics, ("dataset", "feature_set", "seed"))):
+            found = tuple(record.get(f) for f in fields)
+            expected = tuple(getattr(run, f) for f in fields)
+            if found != expected:
                 raise ValueError(f"{run.metrics.parent}: the {name} is of run {found}, "
-                                 f"expected {run.key}")
+                                 f"expected {expected}")
         rows.append(row | run_facts(metrics))
     return pd.DataFrame(rows)
 

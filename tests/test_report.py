@@ -49,7 +49,9 @@ def make_run(root, model, features, seed, target_auc, *, new_keys=True, epochs=3
     np.savez(run_dir / "test_scores.npz", labels=labels, scores=scores)
     evaluate_scores(run_dir / "test_scores.npz", run.evaluation,
                     {"dataset": "HIGGS", "model": model, "feature_set": features, "seed": seed})
-    metrics = {"dataset": "HIGGS", "model": model, "feature_set": features, "seed": seed,
+    # as the training writes it: the architecture, not the variant's name
+    metrics = {"dataset": "HIGGS", "model": model.split("_")[0], "feature_set": features,
+               "seed": seed,
                "test_auc": json.loads(run.evaluation.read_text())["auc"]}
     if model == "bdt":
         metrics |= {"trees": 50, "settings": {
@@ -225,6 +227,17 @@ def test_recorded_facts_in_table_and_summary(grid):
     csv = pd.read_csv(tmp_path / "figures" / "auc_table.csv")
     bdt = csv[(csv.model == "bdt") & (csv.feature_set == "complete")].iloc[0]
     assert bdt.reference_auc == pytest.approx(0.845154) and bdt.verdict == "below the paper"
+
+
+def test_a_run_reads_only_its_own_files(tmp_path):
+    run = make_run(tmp_path, "deep", "low", 1, 0.7)
+    other = make_run(tmp_path, "deep", "high", 1, 0.7)
+    swapped = RunFiles("HIGGS", "deep", "low", 1, metrics=other.metrics,
+                       evaluation=run.evaluation)
+    with pytest.raises(ValueError, match="deep-high-seed1: the metrics.json is of run "
+                                         "\\('HIGGS', 'high', 1\\), expected "
+                                         "\\('HIGGS', 'low', 1\\)"):
+        load_runs([swapped])
 
 
 def test_metrics_without_the_new_keys_read_as_the_old_behaviour(tmp_path):
