@@ -420,15 +420,17 @@ def row_label(r) -> str:
     return f"{r.label} ({r.method})" if r.method else r.label
 
 
+def _bdt_fit_text(bdt_runs: pd.DataFrame) -> str:
+    trees = sorted({int(t) for t in bdt_runs.trees if t is not None and not pd.isna(t)})
+    kept = f" ({', '.join(map(str, trees))} trees kept)" if trees else ""
+    return (f"{bdt_method(bdt_runs)}, one fit per feature set, early stopping on the "
+            f"validation split{kept}; the paper's BDT was TMVA's, settings not published.")
+
+
 def bdt_note(bdt_runs: pd.DataFrame, bdt_cells: pd.DataFrame | None = None) -> str:
     """Which library and settings the BDT rows used (from metrics.json), with the
     published reference beside the paper's TMVA BDT."""
-    trees = sorted({int(t) for t in bdt_runs.trees if t is not None and not pd.isna(t)})
-    text = (f"BDT: {bdt_method(bdt_runs)}, one fit per feature set, early stopping on the "
-            f"validation split")
-    if trees:
-        text += f" ({', '.join(map(str, trees))} trees kept)"
-    text += "; the paper's BDT was TMVA's, settings not published."
+    text = f"BDT: {_bdt_fit_text(bdt_runs)}"
     cells = bdt_cells if bdt_cells is not None else pd.DataFrame(columns=["reference"])
     for r in cells[cells.reference != ""].itertuples():
         paper = "" if math.isnan(r.paper_auc) else f" against the paper's {r.paper_auc:.3f}"
@@ -559,7 +561,8 @@ def _epochs_text(runs: pd.DataFrame) -> str:
             [runs.model.map(MODEL_LABELS), "stopped_by"], sort=False):
         epochs = sorted(int(e) for e in rows.epochs_trained if e is not None and not pd.isna(e))
         span = f"{epochs[0]}" if epochs[0] == epochs[-1] else f"{epochs[0]}-{epochs[-1]}"
-        parts.append(f"{label}: {span} epochs, stopped by {stopped_by} ({len(rows)} runs)")
+        parts.append(f"{label}: {span} epochs, stopped by {stopped_by} ({len(rows)} "
+                     f"run{'s' if len(rows) > 1 else ''})")
     return "; ".join(parts)
 
 
@@ -611,7 +614,7 @@ def describe_runs(runs: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
                     str(s) for s in sorted(set(nets[nets.model == r.model].seed))))),
             ]
         if not bdt.empty:
-            items.append(("BDT", bdt_note(bdt)))
+            items.append(("BDT", _bdt_fit_text(bdt)))
         items.append(("versions", _versions_text(part)))
         described[dataset] = items
     return described
