@@ -84,3 +84,29 @@ def supp_table3_runs(pattern):
         features=config["feature_sets"],
         seed=config["seeds"][:1],
     )
+
+
+# The live log of a training in progress (reproduce.training.PROGRESS_DIR; the partial
+# report's workflow test writes it there through that constant).
+LIVE_LOG = "progress/log.csv"
+
+
+def report_runs():
+    """Every run of the config as the report reads it: identity and files (the same
+    expansion as the report's inputs, so the report never parses folder names)."""
+    run_dir = f"{RESULTS}/{{dataset}}/runs/{RUN}"
+    columns = {
+        "key": all_runs("{dataset}\t{model}\t{features}\t{seed}"),
+        "metrics": all_runs(f"{run_dir}/metrics.json"),
+        "evaluation": all_runs(f"{RESULTS}/{{dataset}}/evaluation/{RUN}.json"),
+        "log": all_runs(f"{run_dir}/log.csv"),
+        "progress_log": all_runs(f"{run_dir}/{LIVE_LOG}"),
+    }
+    runs = []
+    for values in zip(*columns.values()):
+        run = dict(zip(columns, values))
+        dataset, model, features, seed = run.pop("key").split("\t")
+        if model == "bdt":  # no per-epoch log
+            run["log"] = run["progress_log"] = None
+        runs.append(dict(run, dataset=dataset, model=model, feature_set=features, seed=seed))
+    return runs

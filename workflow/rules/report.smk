@@ -1,5 +1,9 @@
+report: "../report/workflow.rst"
+
+
 localrules:
     report,
+    partial_report,
     supp_table3,
     feature_distributions,
     mass_after_cut,
@@ -13,12 +17,12 @@ rule feature_distributions:
         low=report(
             f"{FIGURES}/features_{{dataset}}_low_level.png",
             caption="../report/features.rst",
-            category="Feature distributions",
+            category="3. Feature distributions",
         ),
         high=report(
             f"{FIGURES}/features_{{dataset}}_high_level.png",
             caption="../report/features.rst",
-            category="Feature distributions",
+            category="3. Feature distributions",
         ),
     log:
         f"{RESULTS}/logs/feature_distributions/{{dataset}}.log",
@@ -40,7 +44,7 @@ rule mass_after_cut:
         report(
             f"{FIGURES}/fig8_{{dataset}}_mass_after_cut.png",
             caption="../report/fig8.rst",
-            category="Figures",
+            category="2. Figures",
         ),
     log:
         f"{RESULTS}/logs/mass_after_cut/{{dataset}}.log",
@@ -53,43 +57,77 @@ rule mass_after_cut:
 
 
 rule report:
-    """The paper's AUC tables beside ours, learning curves, schedules and ROC curves."""
+    """The paper's AUC tables beside ours (the report's first result), how the runs were
+    made, learning curves, schedules and ROC curves; captions built from the runs."""
     input:
         evaluations=all_runs(f"{RESULTS}/{{dataset}}/evaluation/{RUN}.json"),
+        metrics=all_runs(f"{RESULTS}/{{dataset}}/runs/{RUN}/metrics.json"),
         logs=network_runs(f"{RESULTS}/{{dataset}}/runs/{RUN}/log.csv"),
     output:
         table_md=f"{FIGURES}/auc_table.md",
         table_csv=f"{FIGURES}/auc_table.csv",
         table_tex=f"{FIGURES}/auc_table.tex",
+        table_html=report(
+            f"{FIGURES}/auc_table.html",
+            caption="../report/auc_table.rst",
+            category="1. AUC tables",
+        ),
         learning_curves=report(
             f"{FIGURES}/learning_curves.png",
             caption="../report/learning_curves.rst",
-            category="Figures",
+            category="2. Figures",
         ),
         schedules=report(
             f"{FIGURES}/schedules.png",
             caption="../report/schedules.rst",
-            category="Figures",
+            category="2. Figures",
         ),
         roc=report(
             f"{FIGURES}/roc_curves.png",
             caption="../report/roc_curves.rst",
-            category="Figures",
+            category="2. Figures",
         ),
         roc_by_feature_set=report(
             f"{FIGURES}/roc_by_feature_set.png",
             caption="../report/roc_by_feature_set.rst",
-            category="Figures",
+            category="2. Figures",
         ),
         summary=f"{FIGURES}/summary.md",
+        captions=multiext(
+            f"{RESULTS}/report/captions/",
+            "auc_table.rst",
+            "learning_curves.rst",
+            "schedules.rst",
+            "roc_curves.rst",
+            "roc_by_feature_set.rst",
+        ),
     log:
         f"{RESULTS}/logs/report.log",
     params:
+        runs=report_runs(),
         figures=lambda w, output: Path(output.summary).parent,
+        captions=lambda w, output: Path(output.captions[0]).parent,
+        train_curve=config["report"]["train_curve"],
     conda:
         "../envs/reproduce.yaml"
     script:
         "../scripts/report.py"
+
+
+rule partial_report:
+    """On demand (snakemake partial_report): paper_figures/ from the runs finished so far
+    and the live logs of runs in training, missing cells marked. It has no inputs, so it
+    never starts a training; the report rule overwrites its files at the end."""
+    log:
+        f"{RESULTS}/logs/partial_report.log",
+    params:
+        runs=report_runs(),
+        figures=FIGURES,
+        train_curve=config["report"]["train_curve"],
+    conda:
+        "../envs/reproduce.yaml"
+    script:
+        "../scripts/partial_report.py"
 
 
 rule supp_table3:

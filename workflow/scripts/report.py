@@ -4,4 +4,5 @@ log_to_file(snakemake.log[0])
 
 from reproduce.report import write_report
 
-write_report(snakemake.input.evaluations, snakemake.input.logs, snakemake.params.figures)
+write_report(snakemake.params.runs, snakemake.params.figures,
+             captions_dir=snakemake.params.captions, train_curve=snakemake.params.train_curve)
