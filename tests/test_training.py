@@ -163,10 +163,12 @@ def test_val_loss_and_train_monitor_are_the_whole_cost_by_hand(reference_run, sa
     assert penalty > 1e-3 * float(last["val_loss"])
 
 
-def test_changed_cap_extends_changed_rate_starts_afresh(sample_shards, reference_run, tmp_path):
+def test_changed_cap_extends_changed_rate_starts_afresh(sample_shards, sample_spec,
+                                                      reference_run, tmp_path,
+                                                      tmp_path_factory):
     """A finished run rerun with a larger max_epochs continues its epochs (same weights as
-    a run trained straight to the new cap); a rerun with another learning rate starts
-    afresh and says so."""
+    a run trained straight to the new cap); a rerun with another learning rate, or on
+    rebuilt TFRecords, starts afresh and says so."""
     proc = train(sample_shards, tmp_path, max_epochs=3)
     assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-3000:]
     assert json.loads((tmp_path / "metrics.json").read_text())["epochs_trained"] == 3
@@ -188,6 +190,19 @@ def test_changed_cap_extends_changed_rate_starts_afresh(sample_shards, reference
     assert metrics["epochs_trained"] == 2 and metrics["steps"] == 2 * 90
     assert metrics["settings"]["learning_rate"] == 0.01
     assert float(log_rows(tmp_path)[0]["learning_rate"]) < 0.01
+
+    # the input converted again (other shard files): the saved state is not this data's
+    from conftest import SAMPLE
+    from reproduce.tfrecords import write_tfrecord_shards
+
+    rebuilt = tmp_path_factory.mktemp("rebuilt")
+    write_tfrecord_shards(SAMPLE, rebuilt, sample_spec, rows_per_shard=3000,
+                          rows_per_record=256)
+    proc = train(rebuilt, tmp_path, learning_rate=0.01, max_epochs=2)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=600) == 0, err[-3000:]
+    assert "starting this run afresh" in err and "shards_sha256" in err
+    assert [int(r["epoch"]) for r in log_rows(tmp_path)] == [0, 1]
 
 
 def test_constant_output_is_flagged(sample_shards, tmp_path):
