@@ -33,8 +33,6 @@ def active_config(configfiles: list[str], pairs: list[str]) -> dict:
 
     Raises ConfigError (naming the key or the file) when it cannot run.
     """
-    from snakemake.cli import parse_config
-
     def read(path) -> dict:
         try:
             data = yaml.safe_load(Path(path).read_text())
@@ -51,8 +49,10 @@ def active_config(configfiles: list[str], pairs: list[str]) -> dict:
     config = base
     for path in configfiles:
         config = deep_merge(config, read(path))
+    if pairs:
+        from snakemake.cli import parse_config
     try:
-        overrides = parse_config(pairs)
+        overrides = parse_config(pairs) if pairs else {}
     except (ValueError, AssertionError) as exc:
         raise ConfigError(f"--config {' '.join(pairs)}: {exc}") from exc
     return load_config(deep_merge(config, overrides), base=base)

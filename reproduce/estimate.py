@@ -203,26 +203,39 @@ def duration(seconds: float) -> str:
     return f"{seconds / 86400:.1f} days"
 
 
-def estimate_command(config: dict, jobs: int) -> str:
-    """The plan of the validated ``config`` for ``jobs`` parallel slots, as text."""
+@dataclasses.dataclass
+class Plan:
+    """What ``plan`` measured and scaled: the parts ``render`` prints for any ``--jobs``."""
+
+    rows: list          # table rows, one per (data set, network, feature set)
+    lines: list         # data, BDT and memory lines
+    notes: set          # the stopping assumptions
+    run_seconds: list   # one entry per network training
+    bdt_seconds: list   # one entry per BDT
+    data_seconds: float  # download and conversion, all data sets
+    device: str
+    steps_timed: list
+    seconds: float = 0.0  # how long the timing took
+
+
+def plan(config: dict) -> Plan:
+    """Time every distinct network of the validated ``config`` and scale the rest."""
     from .training import blocks_per_epoch, configure_tensorflow
 
+    started = time.perf_counter()
     threads = config["compute"]["train_threads"]
     configure_tensorflow(0, threads)
     training = config["training"]
-    lines, rows, timings = [], [], {}
-    run_seconds: list[float] = []
-    bdt_seconds: list[float] = []
-    data_seconds = 0.0
-    notes = set()
+    result = Plan([], [], set(), [], [], 0.0, "", [])
+    timings = {}
     for name in config["datasets"]:
         spec = get_dataset(name, config["dataset_overrides"].get(name))
         n = split_rows(spec)
         size = spec.size or spec.rows * len(spec.columns) * GZ_BYTES_PER_VALUE
         download = size / DOWNLOAD_BYTES_PER_SECOND
         convert = spec.rows / CONVERSION_ROWS_PER_SECOND
-        data_seconds += download + convert
-        lines.append(
+        result.data_seconds += download + convert
+        result.lines.append(
             f"{name}: download {size / 1e9:.2f} GB{'' if spec.size else ' (estimated size)'}: "
             f"{duration(download)} at the rate measured over loopback, "
             f"{duration(size / ASSUMED_INTERNET_BYTES_PER_SECOND)} at an assumed 10 MB/s from "
@@ -231,7 +244,7 @@ def estimate_command(config: dict, jobs: int) -> str:
             variant = parse_model_name(network)
             settings = training_settings(network, training, threads)
             epochs, assumption = planned_epochs(training, variant["dropout"])
-            notes.add(assumption)
+            result.notes.add(assumption)
             for features in config["feature_sets"]:
                 n_inputs = len(spec.feature_indices(features))
                 key = (network, n_inputs, settings.block_size(n["train"]))
@@ -245,61 +258,74 @@ def estimate_command(config: dict, jobs: int) -> str:
                 per_run = (epochs * epoch_s + t.compile_seconds
                            + n["test"] / t.scoring_rows_per_second)
                 runs = len(config["seeds"])
-                run_seconds += [per_run] * runs
-                rows.append(
+                result.run_seconds += [per_run] * runs
+                result.rows.append(
                     f"| {name} | {network} | {features} ({n_inputs}) | {runs} | "
                     f"{t.block_size * settings.batch_size / t.seconds_per_block:,.0f} | "
                     f"{train_s:,.1f} + {valid_s:,.1f} + {t.checkpoint_seconds:.1f} = "
                     f"{epoch_s:,.1f} | {REFERENCE_EPOCH_SECONDS.get(variant['model'], '')} | "
                     f"{epochs:,} | {per_run / 3600:,.2f} | {runs * per_run / 3600:,.1f} |")
         if config["bdt"]["enabled"]:
-            trees = config["bdt"]["max_iter"]
             one = bdt_seconds(config, name)
-            bdt_seconds += [one] * len(config["feature_sets"])
-            lines.append(f"{name}: BDT {len(config['feature_sets'])} x {trees} trees on "
-                         f"{n['train']:,} rows: {duration(one)} each at most (early stopping "
-                         f"on the validation split may end it sooner)")
+            result.bdt_seconds += [one] * len(config["feature_sets"])
+            result.lines.append(
+                f"{name}: BDT {len(config['feature_sets'])} x {config['bdt']['max_iter']} trees "
+                f"on {n['train']:,} rows: {duration(one)} each at most (early stopping on the "
+                f"validation split may end it sooner)")
         peak = TRAINING_PEAK_RSS_BYTES * spec.rows / TRAINING_PEAK_RSS_ROWS
-        lines.append(f"{name}: memory per training job about {peak / 1e9:.1f} GB (scaled by "
-                     f"rows from {TRAINING_PEAK_RSS_BYTES / 1e9:.1f} GB measured for "
-                     f"{TRAINING_PEAK_RSS_ROWS:,} rows)")
+        result.lines.append(
+            f"{name}: memory per training job about {peak / 1e9:.1f} GB (scaled by rows from "
+            f"{TRAINING_PEAK_RSS_BYTES / 1e9:.1f} GB measured for {TRAINING_PEAK_RSS_ROWS:,} rows)")
+    result.device = (next(iter(timings.values())).device if timings
+                     else "no network in the config")
+    result.steps_timed = sorted({t.steps_timed for t in timings.values()})
+    result.seconds = time.perf_counter() - started
+    return result
 
-    device = next(iter(timings.values())).device if timings else "no network in the config"
-    gpu = device.startswith("GPU")
-    unit = "GPU-hours" if gpu else "CPU job-hours"
-    steps = sorted({t.steps_timed for t in timings.values()})
-    network_hours = sum(run_seconds) / 3600
-    out = [
-        f"# Cost estimate: {len(run_seconds)} network trainings and {len(bdt_seconds)} BDTs",
+
+def render(result: Plan, config: dict, jobs: int) -> str:
+    """The plan as text, with the wall time on ``jobs`` parallel slots."""
+    training = config["training"]
+    threads = config["compute"]["train_threads"]
+    gpu = result.device.startswith("GPU")
+    steps = result.steps_timed or [0]
+    network_hours = sum(result.run_seconds) / 3600
+    everything = result.run_seconds + result.bdt_seconds
+    parallel = makespan(everything, jobs) if everything else 0.0
+    return "\n".join([
+        f"# Cost estimate: {len(result.run_seconds)} network trainings and "
+        f"{len(result.bdt_seconds)} BDTs",
         "",
-        f"Timed on this machine ({os.cpu_count()} CPUs; trainings on {device}): "
-        f"{steps[0] if steps else 0}-{steps[-1] if steps else 0} real SGD steps per network "
-        f"(batch {training['batch_size']}, random data of the input width), median block; "
-        f"validation and test scoring with evaluate at batch "
-        f"{training['validation_batch_size']:,}.",
+        f"Timed on this machine in {result.seconds:.0f} s ({os.cpu_count()} CPUs; trainings on "
+        f"{result.device}): {steps[0]}-{steps[-1]} real SGD steps per network (batch "
+        f"{training['batch_size']}, random data of the input width), median block; validation "
+        f"and test scoring with evaluate at batch {training['validation_batch_size']:,}.",
         "",
         "| data set | network | features (inputs) | runs | train ex/s | s per epoch: train + "
         "valid + checkpoint | reference epoch (2-core VM) | epochs planned | hours per run | "
         "hours, all runs |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
-        *rows,
+        *result.rows,
         "",
-        "Epochs: " + "; ".join(sorted(notes)) if notes else "Epochs: no network trainings.",
+        ("Epochs: " + "; ".join(sorted(result.notes))) if result.notes
+        else "Epochs: no network trainings.",
         "",
-        *lines,
+        *result.lines,
         "",
-        f"Networks: {network_hours:,.1f} {unit}"
-        + ("" if gpu else f" ({network_hours * config['compute']['train_threads']:,.1f} "
-           f"core-hours at {config['compute']['train_threads']} threads per job)")
-        + f"; BDTs: {sum(bdt_seconds) / 3600:,.1f} CPU job-hours.",
-    ]
-    parallel = makespan(run_seconds + bdt_seconds, jobs) if run_seconds or bdt_seconds else 0.0
-    out.append(
+        f"Networks: {network_hours:,.1f} {'GPU-hours' if gpu else 'CPU job-hours'}"
+        + ("" if gpu else f" ({network_hours * threads:,.1f} core-hours at {threads} threads "
+           f"per job)")
+        + f"; BDTs: {sum(result.bdt_seconds) / 3600:,.1f} CPU job-hours.",
         f"Wall time with --jobs {jobs} ({jobs} training slot{'s' if jobs > 1 else ''}, each a "
-        f"{'GPU' if gpu else 'machine'} like this one's): download and conversion "
-        f"{duration(data_seconds)}, then trainings and BDTs {duration(parallel)} "
-        f"(longest job {duration(max(run_seconds + bdt_seconds, default=0))}): "
-        f"{duration(data_seconds + parallel)} in all.")
-    out.append(f"Measured rates used for download, conversion, BDT, memory and the reference "
-               f"epochs: {MEASURED_ON}.")
-    return "\n".join(out)
+        f"{'GPU' if gpu else 'machine'} like this one): download and conversion "
+        f"{duration(result.data_seconds)}, then trainings and BDTs {duration(parallel)} "
+        f"(longest job {duration(max(everything, default=0))}): "
+        f"{duration(result.data_seconds + parallel)} in all.",
+        f"Measured rates used for download, conversion, BDT, memory and the reference epochs: "
+        f"{MEASURED_ON}.",
+    ])
+
+
+def estimate_command(config: dict, jobs: int) -> str:
+    """``python -m reproduce estimate``: the plan of the validated ``config`` as text."""
+    return render(plan(config), config, jobs)

@@ -51,11 +51,13 @@ class RunStatus:
 
     @property
     def epochs(self) -> int:
+        """Epochs done: metrics.json's once finished, else the log's complete lines (the
+        log is written just before the state, and it is what the row shows), else the state's."""
         if self.metrics and "epochs_trained" in self.metrics:
             return int(self.metrics["epochs_trained"])
-        if self.state and "epochs_completed" in self.state:
-            return int(self.state["epochs_completed"])
-        return len(self.rows)
+        if self.rows or not self.state:
+            return len(self.rows)
+        return int(self.state.get("epochs_completed", 0))
 
     def epochs_per_hour(self) -> float | None:
         """From the log's ``wall_time`` (training time, across resumes), last epochs."""
