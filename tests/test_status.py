@@ -181,5 +181,5 @@ def test_against_a_live_training(tmp_path, sample_shards):
     assert seen_running, "status never caught the training between epochs 1 and 14"
     final = row_of(status_command(tmp_path / "results"), "shallow-complete-seed1")
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert f"{metrics["epochs_trained"]}/15" in final and "done" in final
+    assert f"{metrics['epochs_trained']}/15" in final and "done" in final
     assert f"test AUC {metrics['test_auc']:.4f}" in final
