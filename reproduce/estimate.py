@@ -216,6 +216,7 @@ class Plan:
     device: str
     steps_timed: list
     seconds: float = 0.0  # how long the timing took
+    epoch_seconds: dict = dataclasses.field(default_factory=dict)  # (data set, network, features)
 
 
 def plan(config: dict) -> Plan:
@@ -258,6 +259,7 @@ def plan(config: dict) -> Plan:
                 per_run = (epochs * epoch_s + t.compile_seconds
                            + n["test"] / t.scoring_rows_per_second)
                 runs = len(config["seeds"])
+                result.epoch_seconds[name, network, features] = epoch_s
                 result.run_seconds += [per_run] * runs
                 result.rows.append(
                     f"| {name} | {network} | {features} ({n_inputs}) | {runs} | "
