@@ -299,12 +299,13 @@ def render(result: Plan, config: dict, jobs: int) -> str:
         f"{len(result.bdt_seconds)} BDTs",
         "",
         f"Timed on this machine in {result.seconds:.0f} s ({os.cpu_count()} CPUs; trainings on "
-        f"{result.device}): {steps[0]}-{steps[-1]} real SGD steps per network (batch "
+        f"{result.device}): {steps[0]}{'' if steps[0] == steps[-1] else f'-{steps[-1]}'} real "
+        f"SGD steps per network (batch "
         f"{training['batch_size']}, random data of the input width), median block; validation "
         f"and test scoring with evaluate at batch {training['validation_batch_size']:,}.",
         "",
         "| data set | network | features (inputs) | runs | train ex/s | s per epoch: train + "
-        "valid + checkpoint | reference epoch (2-core VM) | epochs planned | hours per run | "
+        "valid + checkpoint | reference: HIGGS epoch, 2-core VM | epochs planned | hours per run | "
         "hours, all runs |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
         *result.rows,
