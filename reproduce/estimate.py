@@ -216,6 +216,7 @@ class Plan:
     device: str
     steps_timed: list
     seconds: float = 0.0  # how long the timing took
+    load: float = 0.0     # the 1-minute load average when the timing began
     epoch_seconds: dict = dataclasses.field(default_factory=dict)  # (data set, network, features)
 
 
@@ -224,6 +225,7 @@ def plan(config: dict) -> Plan:
     from .training import blocks_per_epoch, configure_tensorflow
 
     started = time.perf_counter()
+    load = os.getloadavg()[0]
     threads = config["compute"]["train_threads"]
     configure_tensorflow(0, threads)
     training = config["training"]
@@ -282,6 +284,7 @@ def plan(config: dict) -> Plan:
                      else "no network in the config")
     result.steps_timed = sorted({t.steps_timed for t in timings.values()})
     result.seconds = time.perf_counter() - started
+    result.load = load
     return result
 
 
@@ -302,7 +305,10 @@ def render(result: Plan, config: dict, jobs: int) -> str:
         f"{result.device}): {steps[0]}{'' if steps[0] == steps[-1] else f'-{steps[-1]}'} real "
         f"SGD steps per network (batch "
         f"{training['batch_size']}, random data of the input width), median block; validation "
-        f"and test scoring with evaluate at batch {training['validation_batch_size']:,}.",
+        f"and test scoring with evaluate at batch {training['validation_batch_size']:,}."
+        + (f" Load average {result.load:.1f} when it began: other processes shared the "
+           f"{os.cpu_count()} CPUs, so these timings are pessimistic."
+           if result.load > 0.5 * (os.cpu_count() or 1) else ""),
         "",
         "| data set | network | features (inputs) | runs | train ex/s | s per epoch: train + "
         "valid + checkpoint | reference: HIGGS epoch, 2-core VM | epochs planned | hours per run | "
