@@ -195,8 +195,8 @@ def run_row(run: RunStatus, cap: int | None) -> tuple[list[str], float | None]:
             remaining, eta = None, "?"
         else:
             remaining = max(cap - run.epochs, 0) / rate * 3600
-            exact = stop.get("rule") == "authors" or (run.state or {}).get("finished")
-            eta = ("" if exact else "<= ") + duration(remaining)
+            # only the authors' rule is sure to run to the cap; the others may stop sooner
+            eta = ("" if stop.get("rule") == "authors" else "<= ") + duration(remaining)
             epoch_s = 3600 / rate
             if run.log_age is not None and run.log_age > max(STALLED_AFTER * epoch_s, 600):
                 eta += f" (no epoch for {duration(run.log_age)}: stalled or killed?)"
