@@ -86,6 +86,7 @@ def time_network(network: str, n_inputs: int, settings, n_train: int) -> Network
     import keras
     import tensorflow as tf
 
+    from .batch_order import make_batch_order
     from .block_steps import enable_block_steps
     from .callbacks import PerBatchLearningRateDecay
     from .models import paper_model
@@ -124,7 +125,8 @@ def time_network(network: str, n_inputs: int, settings, n_train: int) -> Network
     timer = BlockTimer()
     lr_decay = PerBatchLearningRateDecay(settings.learning_rate, settings.decay_factor,
                                          settings.learning_rate_floor)
-    net.fit(epoch_blocks(x, y, seed=0, first_epoch=0, last_epoch=1,
+    order = make_batch_order(settings.batch_order, rows, seed=0)
+    net.fit(epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=1,
                          batch_size=settings.batch_size, block_size=block),
             epochs=1, steps_per_epoch=TIMED_MAX_BLOCKS + 1, callbacks=[lr_decay, timer],
             shuffle=False, verbose=0)
@@ -149,22 +151,20 @@ def time_network(network: str, n_inputs: int, settings, n_train: int) -> Network
 
 
 def planned_epochs(training: dict, dropout: bool) -> tuple[int, str]:
-    """(epochs to plan for, the assumption in words) under the config's stopping rule.
-
-    ``training.stopping`` (authors | pylearn2 | paper_text); a config without the key runs
-    the rule of ``PaperEarlyStopping``, i.e. ``paper_text``.
-    """
+    """(epochs to plan for, the assumption in words) under ``training.stopping``."""
     cap = training["max_epochs"]
-    rule = training.get("stopping", "paper_text")
+    rule = training.get("stopping", "authors")
     patience = training["dropout_patience" if dropout else "patience"]
+    saturation = training["momentum_saturation_epochs"]
     if rule == "authors":
         return cap, (f"authors: trains the full training.max_epochs = {cap} epochs (the "
                      f"authors' instruction for reproducing the paper's numbers)")
     if rule == "pylearn2":
-        return cap, (f"pylearn2: stops about 200 epochs after the validation loss stagnates "
-                     f"(the authors' deep runs went ~1000 epochs); depends on the data, "
-                     f"planned at the cap training.max_epochs = {cap}")
-    saturation = training["momentum_saturation_epochs"]
+        earliest = min(patience + saturation, cap)
+        return cap, (f"pylearn2: stops about {saturation} epochs after the validation loss "
+                     f"stagnates (the authors' deep runs went ~1000 epochs); depends on the "
+                     f"data: at the earliest {earliest}, planned at the cap "
+                     f"training.max_epochs = {cap}")
     earliest = min(max(saturation, patience) + 1, cap)
     return cap, (f"{rule}: stops once momentum has saturated (epoch {saturation}) and the "
                  f"validation loss has not improved by a factor "
@@ -256,7 +256,9 @@ def plan(config: dict) -> Plan:
                 t = timings[key]
                 blocks = blocks_per_epoch(n["train"], settings.batch_size, t.block_size)
                 train_s = blocks * t.seconds_per_block
-                valid_s = n["valid"] / t.scoring_rows_per_second
+                # validation, and the train monitor's first rows of the training split
+                scored = n["valid"] + min(settings.train_monitor_rows, n["train"])
+                valid_s = scored / t.scoring_rows_per_second
                 epoch_s = train_s + valid_s + t.checkpoint_seconds
                 per_run = (epochs * epoch_s + t.compile_seconds
                            + n["test"] / t.scoring_rows_per_second)
@@ -311,8 +313,8 @@ def render(result: Plan, config: dict, jobs: int) -> str:
            if result.load > 0.5 * (os.cpu_count() or 1) else ""),
         "",
         "| data set | network | features (inputs) | runs | train ex/s | s per epoch: train + "
-        "valid + checkpoint | reference: HIGGS epoch, 2-core VM | epochs planned | hours per run | "
-        "hours, all runs |",
+        "valid and train monitor + checkpoint | reference: HIGGS epoch, 2-core VM | epochs "
+        "planned | hours per run | hours, all runs |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
         *result.rows,
         "",

@@ -152,11 +152,7 @@ def scan(results: Path) -> list[RunStatus]:
 
 
 def max_epochs_of(run: RunStatus, config: dict | None, finished: list[RunStatus]) -> int | None:
-    """The cap of a run: its stopping state, the config given, or a finished run's settings."""
-    stop = run.stopping()
-    for key in ("max_epochs", "cap"):
-        if isinstance(stop.get(key), int):
-            return stop[key]
+    """The cap of a run: the config given, or a finished run's settings."""
     if config:
         return int(config["training"]["max_epochs"])
     for other in finished:
@@ -185,7 +181,7 @@ def run_row(run: RunStatus, cap: int | None) -> tuple[list[str], float | None]:
         auc = run.metrics.get("test_auc")
         what = f"done: {stopped}" + (f", test AUC {auc:.4f}" if isinstance(auc, float) else "")
         remaining, eta = 0.0, "done"
-    elif (run.state or {}).get("finished"):
+    elif (run.state or {}).get("training_ended") or (run.state or {}).get("finished"):
         what, remaining, eta = "training done; scoring the test split", 0.0, "minutes"
     else:
         what = stop.get("summary") or (f"max_epochs {cap}" if cap else "max_epochs ?")

@@ -35,7 +35,9 @@ def test_planned_epochs_per_stopping_rule():
     epochs, text = planned_epochs(training | {"stopping": "authors"}, dropout=False)
     assert epochs == 1000 and "full training.max_epochs = 1000" in text
     epochs, text = planned_epochs(training | {"stopping": "pylearn2"}, dropout=False)
+    # Pylearn2's EpochCounter counts only epochs at which the monitor wants to stop: 10 + 200.
     assert epochs == 1000 and "200 epochs after the validation loss stagnates" in text
+    assert "at the earliest 210" in text
     # The text's rule can stop once momentum saturates: after epoch 200 (0-based), i.e. 201.
     epochs, text = planned_epochs(training | {"stopping": "paper_text"}, dropout=True)
     assert epochs == 1000 and "at the earliest 201" in text and "for 40 epochs" in text

@@ -79,7 +79,13 @@ def test_new_state_keys_stopping_summary_and_finished(tmp_path):
               metrics={"epochs_trained": 2, "test_auc": 0.8123, "settings": {"max_epochs": 20},
                        "stopping": {"rule": "paper_text", "stopped_by": "paper_text",
                                     "epochs": 2}})
+    # training over (state.training_ended), test scoring under way: no metrics.json yet
+    write_run(tmp_path, "deep-high-seed1", [0.6, 0.5], 30.0, state={
+        "epochs_completed": 2, "wall_time": 60.0, "training_ended": {"by": "max_epochs",
+                                                                    "epochs": 2},
+        "callbacks": {"stopping": {"rule": "authors", "summary": "authors: epoch 2 of 2"}}})
     text = status_command(tmp_path)
+    assert "training done; scoring the test split" in row_of(text, "deep-high-seed1")
     deep = row_of(text, "deep-low-seed1")
     assert "the cap: 20 epochs" in deep and deep.rstrip().endswith("8.0 min")
     assert "4/20" in deep  # the cap from the finished run's metrics.json
