@@ -65,6 +65,7 @@ class NetworkTiming:
     seconds_per_block: float
     compile_seconds: float
     scoring_rows_per_second: float
+    evaluate_call_seconds: float  # the fixed cost of one evaluate call
     checkpoint_seconds: float
     device: str
 
@@ -132,22 +133,32 @@ def time_network(network: str, n_inputs: int, settings, n_train: int) -> Network
             shuffle=False, verbose=0)
     per_block = statistics.median(timer.seconds[1:])
 
-    scoring_rows = 3 * settings.validation_batch_size
-    xv, yv = x[:scoring_rows], y[:scoring_rows].reshape(-1, 1)
-    net.evaluate(xv, yv, batch_size=settings.validation_batch_size, verbose=0)  # compiles
-    start = time.perf_counter()
-    net.evaluate(xv, yv, batch_size=settings.validation_batch_size, verbose=0)
-    scoring = len(xv) / (time.perf_counter() - start)
+    # An evaluate call (validation, the train monitor) costs a fixed part and a part per
+    # row: timed on one batch and on three, after a call that compiles.
+    batch = settings.validation_batch_size
+    xv, yv = x[:3 * batch], y[:3 * batch].reshape(-1, 1)
 
-    with tempfile.TemporaryDirectory() as tmp:
+    def evaluate_seconds(rows):
+        start = time.perf_counter()
+        net.evaluate(xv[:rows], yv[:rows], batch_size=batch, verbose=0)
+        return time.perf_counter() - start
+
+    evaluate_seconds(batch)
+    one, three = evaluate_seconds(batch), evaluate_seconds(3 * batch)
+    per_row = max(three - one, 1e-9) / (2 * batch)
+    call = max(one - batch * per_row, 0.0)
+
+    with tempfile.TemporaryDirectory() as tmp:  # the state and the best-weights checkpoints
         start = time.perf_counter()
         net.save(Path(tmp) / "model.keras")
+        net.save_weights(Path(tmp) / "best.weights.h5")
         checkpoint = time.perf_counter() - start
     gpus = tf.config.list_physical_devices("GPU")
     device = (f"GPU ({gpus[0].name})" if gpus
               else f"CPU, {settings.threads or os.cpu_count()} threads")
     return NetworkTiming(block, block * len(timer.seconds[1:]), per_block,
-                         max(timer.seconds[0] - per_block, 0.0), scoring, checkpoint, device)
+                         max(timer.seconds[0] - per_block, 0.0), 1.0 / per_row, call,
+                         checkpoint, device)
 
 
 def planned_epochs(training: dict, dropout: bool) -> tuple[int, str]:
@@ -257,8 +268,9 @@ def plan(config: dict) -> Plan:
                 blocks = blocks_per_epoch(n["train"], settings.batch_size, t.block_size)
                 train_s = blocks * t.seconds_per_block
                 # validation, and the train monitor's first rows of the training split
-                scored = n["valid"] + min(settings.train_monitor_rows, n["train"])
-                valid_s = scored / t.scoring_rows_per_second
+                monitor = min(settings.train_monitor_rows, n["train"])
+                valid_s = ((n["valid"] + monitor) / t.scoring_rows_per_second
+                           + t.evaluate_call_seconds * (2 if monitor else 1))
                 epoch_s = train_s + valid_s + t.checkpoint_seconds
                 per_run = (epochs * epoch_s + t.compile_seconds
                            + n["test"] / t.scoring_rows_per_second)
