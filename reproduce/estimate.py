@@ -133,20 +133,25 @@ def time_network(network: str, n_inputs: int, settings, n_train: int) -> Network
             shuffle=False, verbose=0)
     per_block = statistics.median(timer.seconds[1:])
 
-    # An evaluate call (validation, the train monitor) costs a fixed part and a part per
-    # row: timed on one batch and on three, after a call that compiles.
+    # An evaluate call (validation, the train monitor) costs a fixed part c and a part per
+    # row r: timed (median of 3) on one batch, c + b r, and on three, c + 3 b r, after a call
+    # that compiles. The rate per row is taken from the three-batch call alone (robust to
+    # noise, slightly pessimistic); c = (3 one - three) / 2.
     batch = settings.validation_batch_size
     xv, yv = x[:3 * batch], y[:3 * batch].reshape(-1, 1)
 
     def evaluate_seconds(rows):
-        start = time.perf_counter()
-        net.evaluate(xv[:rows], yv[:rows], batch_size=batch, verbose=0)
-        return time.perf_counter() - start
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            net.evaluate(xv[:rows], yv[:rows], batch_size=batch, verbose=0)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
 
-    evaluate_seconds(batch)
+    net.evaluate(xv[:batch], yv[:batch], batch_size=batch, verbose=0)  # compiles
     one, three = evaluate_seconds(batch), evaluate_seconds(3 * batch)
-    per_row = max(three - one, 1e-9) / (2 * batch)
-    call = max(one - batch * per_row, 0.0)
+    scoring_rate = 3 * batch / three
+    call = max((3 * one - three) / 2, 0.0)
 
     with tempfile.TemporaryDirectory() as tmp:  # the state and the best-weights checkpoints
         start = time.perf_counter()
@@ -157,7 +162,7 @@ def time_network(network: str, n_inputs: int, settings, n_train: int) -> Network
     device = (f"GPU ({gpus[0].name})" if gpus
               else f"CPU, {settings.threads or os.cpu_count()} threads")
     return NetworkTiming(block, block * len(timer.seconds[1:]), per_block,
-                         max(timer.seconds[0] - per_block, 0.0), 1.0 / per_row, call,
+                         max(timer.seconds[0] - per_block, 0.0), scoring_rate, call,
                          checkpoint, device)
 
 
