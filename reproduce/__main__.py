@@ -46,16 +46,16 @@ def active_config(configfiles: list[str], pairs: list[str]) -> dict:
         return data or {}
 
     base = read(config_yaml())
-    config = base
+    user = {}  # what Snakemake records as overwrite_config: the files, then the pairs
     for path in configfiles:
-        config = deep_merge(config, read(path))
+        user = deep_merge(user, read(path))
     if pairs:
         from snakemake.cli import parse_config
     try:
-        overrides = parse_config(pairs) if pairs else {}
+        user = deep_merge(user, parse_config(pairs) if pairs else {})
     except (ValueError, AssertionError) as exc:
         raise ConfigError(f"--config {' '.join(pairs)}: {exc}") from exc
-    return load_config(deep_merge(config, overrides), base=base)
+    return load_config(deep_merge(base, user), base=base, user=user)
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
