@@ -121,11 +121,16 @@ DAG_ORDER = ["download", "tfrecords", "train", "bdt", "evaluate", "feature_distr
              "mass_after_cut", "report"]
 
 
+def rule_order(rule: str) -> tuple:
+    """Rules in the order of the DAG; any other (a rule added later) after them."""
+    return (DAG_ORDER.index(rule), "") if rule in DAG_ORDER else (len(DAG_ORDER), rule)
+
+
 def rule_table(measured: list[dict], with_benchmark: set) -> str:
     """Per rule: jobs, wall time (each job: min-max, and summed), largest peak RSS."""
     lines = ["| rule | jobs | wall time per job | summed | peak RSS (largest) | measured by |",
              "|---|---:|---:|---:|---:|---|"]
-    for rule in DAG_ORDER:
+    for rule in sorted({r["rule"] for r in measured}, key=rule_order):
         jobs = [r for r in measured if r["rule"] == rule]
         if not jobs:
             continue
@@ -146,13 +151,13 @@ def tables(work: Path) -> str:
     measured = benchmark_rows(work / "results")
     with_benchmark = {r["rule"] for r in measured}
     for rule, wildcards, seconds in sorted(wall_times_from_log(work / "snakemake.out").values()):
-        if rule not in with_benchmark and rule in DAG_ORDER:
+        if rule not in with_benchmark and rule != "all":
             measured.append({"rule": rule, "job": wildcards or "-", "seconds": seconds,
                              "max_rss_mb": None})
     disk = sum(p.stat().st_size for p in work.rglob("*") if p.is_file())
     lines = [f"{disk / 1e9:.2f} GB written under {work}", "", rule_table(measured, with_benchmark),
              "", "Per job:", "", "| rule | job | wall time | peak RSS |", "|---|---|---:|---:|"]
-    for r in sorted(measured, key=lambda r: (DAG_ORDER.index(r["rule"]), r["job"])):
+    for r in sorted(measured, key=lambda r: (rule_order(r["rule"]), r["job"])):
         rss = f"{r['max_rss_mb']:,.0f} MB" if r["max_rss_mb"] is not None else "n/a"
         lines.append(f"| {r['rule']} | {r['job']} | {r['seconds']:,.1f} s | {rss} |")
     return "\n".join(lines)
