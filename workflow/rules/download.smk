@@ -15,6 +15,8 @@ rule download:
         "how to supply the file by hand"
     wildcard_constraints:
         filename=r"[^/\\]+",
+    benchmark:
+        f"{RESULTS}/benchmarks/download/{{dataset}}/{{filename}}.tsv"
     params:
         spec=lambda w: dataset_spec(w.dataset),
     conda:

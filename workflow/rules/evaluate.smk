@@ -6,6 +6,8 @@ rule evaluate:
         f"{RESULTS}/{{dataset}}/evaluation/{RUN}.json",
     log:
         f"{RESULTS}/logs/evaluate/{{dataset}}/{RUN}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/evaluate/{{dataset}}/{RUN}.tsv"
     conda:
         "../envs/reproduce.yaml"
     script:

@@ -1,0 +1,112 @@
+"""Commands for planning and watching a long run, outside Snakemake.
+
+    python -m reproduce estimate [--jobs N] [--configfile F ...] [--config k=v ...]
+    python -m reproduce status [--results DIR] [--configfile F ...] [--config k=v ...]
+
+``--configfile`` and ``--config`` mean what they mean to ``snakemake``: the config is
+``config.yaml`` (of the current folder if it has one, else the package's), then the files,
+then the ``--config`` pairs (parsed by Snakemake's own parser, so a pair that works there
+works here), then the preset and the schema through ``reproduce.config.load_config``, as the
+Snakefile does. A bad config prints the message naming the key and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import yaml
+
+from .config import WORKFLOW_DIR, ConfigError, deep_merge, load_config
+
+
+def config_yaml() -> Path:
+    """The workflow's ``config.yaml``: the current folder's, else the package checkout's."""
+    here = Path("config.yaml")
+    return here if here.exists() and Path("Snakefile").exists() else WORKFLOW_DIR.parent / "config.yaml"
+
+
+def active_config(configfiles: list[str], pairs: list[str]) -> dict:
+    """The config a ``snakemake --configfile ... --config ...`` run would use, validated.
+
+    Raises ConfigError (naming the key or the file) when it cannot run.
+    """
+    def read(path) -> dict:
+        try:
+            data = yaml.safe_load(Path(path).read_text())
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: {exc.strerror}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path}: not valid YAML ({exc})") from exc
+        if not isinstance(data, (dict, type(None))):
+            raise ConfigError(f"config file {path}: expected a mapping of keys, "
+                              f"found {type(data).__name__}")
+        return data or {}
+
+    base = read(config_yaml())
+    user = {}  # what Snakemake records as overwrite_config: the files, then the pairs
+    for path in configfiles:
+        user = deep_merge(user, read(path))
+    if pairs:
+        from snakemake.cli import parse_config
+    try:
+        user = deep_merge(user, parse_config(pairs) if pairs else {})
+    except (ValueError, AssertionError) as exc:
+        raise ConfigError(f"--config {' '.join(pairs)}: {exc}") from exc
+    return load_config(deep_merge(base, user), base=base, user=user)
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--configfile", nargs="+", default=[], metavar="FILE",
+                        help="config files merged over config.yaml (as snakemake's)")
+    parser.add_argument("--config", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="config values set on top (as snakemake's --config)")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reproduce", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    estimate = commands.add_parser(
+        "estimate", help="time each network here and print the cost of the configured run")
+    estimate.add_argument("--jobs", type=int, default=1,
+                          help="parallel training slots (GPUs, nodes or job slots; default 1)")
+    _add_config_options(estimate)
+
+    status = commands.add_parser(
+        "status", help="one row per run from the live logs and state files, and the ETA")
+    status.add_argument("--results", help="the results folder (default: the config's, "
+                        "else results)")
+    _add_config_options(status)
+
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from .status import NoResults
+
+    try:
+        if args.command == "estimate":
+            if args.jobs < 1:
+                parser.error("--jobs must be at least 1")
+            from .estimate import estimate_command
+
+            print(estimate_command(active_config(args.configfile, args.config), args.jobs))
+        else:
+            from .status import status_command
+
+            explicit = bool(args.configfile or args.config)
+            config = active_config(args.configfile, args.config) if explicit else None
+            results = args.results or (config["results"] if config else "results")
+            print(status_command(Path(results), config))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except NoResults as exc:
+        print(f"status: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,359 @@
+"""What a configured run will cost, before anything runs: ``python -m reproduce estimate``.
+
+Each distinct network of the config (model variant x input width) is timed here, through the
+package's own training path (``paper_model``, ``compile_for_training``,
+``enable_block_steps``, ``epoch_blocks``, the per-batch learning-rate schedule): a few
+hundred real SGD steps on random data of the network's input width, on the GPU if
+TensorFlow sees one, on ``compute.train_threads`` CPU threads otherwise. Validation scoring
+(``evaluate`` at the validation batch size) and the per-epoch state checkpoint are timed
+too. The rest (download, conversion, BDT, memory) is scaled from the rates measured once
+below.
+
+The plan assumes each training runs ``training.max_epochs`` epochs: exactly so under the
+``authors`` stopping rule; for ``pylearn2`` and ``paper_text`` the stop depends on the data,
+and the cap is the figure to plan an allocation with.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .datasets import DATASETS, get_dataset
+from .model_names import parse_model_name
+
+# ---- Rates measured once, with their provenance (the only constants of the estimate) ----
+# All from the full-scale rehearsal of issue 14 on the project's 2-core development VM (no
+# GPU): the real DAG on an 11,000,000-row file in the UCI layout served over 127.0.0.1
+# (benchmarks/full_scale.py; a smaller rerun's table is in benchmarks/README.md).
+MEASURED_ON = "a 2-core VM (no GPU), full-scale rehearsal of 11M rows (issue 14)"
+# download rule: 3.3 GB over loopback HTTP in 11 s, sha256 check included
+DOWNLOAD_BYTES_PER_SECOND = 3.3e9 / 11
+# tfrecords rule: 11M rows in 47 s (40 s inside write_tfrecord_shards)
+CONVERSION_ROWS_PER_SECOND = 11e6 / 47
+# bdt rule: about 1.9 s per tree on 10M training rows (500 trees: ~16 min per feature set)
+BDT_SECONDS_PER_TREE_PER_ROW = 1.9 / 10e6
+# train rule, deep net, one epoch on 10M rows + validation + test scoring: 169 s, peak RSS
+# 3.9 GB; shallow net 27-41 s. Shown beside the timings made here, for comparison.
+REFERENCE_EPOCH_SECONDS = {"deep": "169 s", "shallow": "27-41 s"}
+TRAINING_PEAK_RSS_BYTES = 3.9e9
+TRAINING_PEAK_RSS_ROWS = 11_000_000
+# Bytes per value of a .csv.gz in the UCI layout, for a file whose size is not published
+# (SUSY): HIGGS.csv.gz's published size over its 11M x 29 values.
+GZ_BYTES_PER_VALUE = DATASETS["HIGGS"].size / (DATASETS["HIGGS"].rows * 29)
+# Not measured, an assumption stated where it is used: a sustained download from UCI.
+ASSUMED_INTERNET_BYTES_PER_SECOND = 10e6
+
+TIMED_MIN_BLOCKS = 3       # blocks timed after the first (which compiles)
+TIMED_MIN_SECONDS = 0.5    # and at least this long in all
+TIMED_MAX_BLOCKS = 20      # the random data holds this many blocks
+
+
+@dataclasses.dataclass
+class NetworkTiming:
+    """Seconds per block of ``block_size`` SGD steps (median), and the rest, for one network."""
+
+    block_size: int
+    steps_timed: int
+    seconds_per_block: float
+    compile_seconds: float
+    scoring_rows_per_second: float
+    evaluate_call_seconds: float  # the fixed cost of one evaluate call
+    checkpoint_seconds: float
+    device: str
+
+
+def training_settings(network: str, training: dict, threads: int):
+    """The ``TrainingSettings`` the train rule builds for ``network`` (a model name)."""
+    from .training import TrainingSettings
+
+    variant = parse_model_name(network)
+    overrides = {k: variant[k] for k in ("width", "depth") if variant[k] is not None}
+    return TrainingSettings.from_dict(
+        dict(training, dropout=variant["dropout"], threads=threads) | overrides)
+
+
+def time_network(network: str, n_inputs: int, settings, n_train: int) -> NetworkTiming:
+    """Time ``network`` (a model name) on random data of width ``n_inputs``: SGD blocks as
+    ``train_run`` runs them for ``n_train`` training rows, validation scoring and the
+    per-epoch save of the model."""
+    import keras
+    import tensorflow as tf
+
+    from .batch_order import make_batch_order
+    from .block_steps import enable_block_steps
+    from .callbacks import PerBatchLearningRateDecay
+    from .models import paper_model
+    from .training import compile_for_training, epoch_blocks
+
+    variant = parse_model_name(network)
+    block = settings.block_size(n_train)
+    rows = block * settings.batch_size * (TIMED_MAX_BLOCKS + 1)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, n_inputs), dtype=np.float32)
+    y = (rng.random(rows) < 0.5).astype(np.float32)
+    standardize = settings.standardize != "none"
+    net = paper_model(variant["model"], n_inputs, seed=0, width=settings.width,
+                      depth=settings.depth, dropout=settings.dropout,
+                      weight_decay=0.0 if settings.dropout else settings.weight_decay,
+                      offset=np.zeros(n_inputs) if standardize else None,
+                      scale=np.ones(n_inputs) if standardize else None)
+    compile_for_training(net, settings)
+    enable_block_steps(net)
+
+    class BlockTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            keras.ops.convert_to_numpy(logs["loss"])  # wait for the device
+            self.seconds.append(time.perf_counter() - self.start)
+            timed = self.seconds[1:]
+            if len(timed) >= TIMED_MIN_BLOCKS and sum(timed) >= TIMED_MIN_SECONDS:
+                self.model.stop_training = True
+
+    timer = BlockTimer()
+    lr_decay = PerBatchLearningRateDecay(settings.learning_rate, settings.decay_factor,
+                                         settings.learning_rate_floor)
+    order = make_batch_order(settings.batch_order, rows, seed=0)
+    net.fit(epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=1,
+                         batch_size=settings.batch_size, block_size=block),
+            epochs=1, steps_per_epoch=TIMED_MAX_BLOCKS + 1, callbacks=[lr_decay, timer],
+            shuffle=False, verbose=0)
+    per_block = statistics.median(timer.seconds[1:])
+
+    # An evaluate call (validation, the train monitor) costs a fixed part c and a part per
+    # row r: timed (median of 3) on one batch, c + b r, and on three, c + 3 b r, after a call
+    # that compiles. The rate per row is taken from the three-batch call alone (robust to
+    # noise, slightly pessimistic); c = (3 one - three) / 2.
+    batch = settings.validation_batch_size
+    xv, yv = x[:3 * batch], y[:3 * batch].reshape(-1, 1)
+
+    def evaluate_seconds(rows):
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            net.evaluate(xv[:rows], yv[:rows], batch_size=batch, verbose=0)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    net.evaluate(xv[:batch], yv[:batch], batch_size=batch, verbose=0)  # compiles
+    one, three = evaluate_seconds(batch), evaluate_seconds(3 * batch)
+    scoring_rate = 3 * batch / three
+    call = max((3 * one - three) / 2, 0.0)
+
+    with tempfile.TemporaryDirectory() as tmp:  # the state and the best-weights checkpoints
+        start = time.perf_counter()
+        net.save(Path(tmp) / "model.keras")
+        net.save_weights(Path(tmp) / "best.weights.h5")
+        checkpoint = time.perf_counter() - start
+    gpus = tf.config.list_physical_devices("GPU")
+    device = (f"GPU ({gpus[0].name})" if gpus
+              else f"CPU, {settings.threads or os.cpu_count()} threads")
+    return NetworkTiming(block, block * len(timer.seconds[1:]), per_block,
+                         max(timer.seconds[0] - per_block, 0.0), scoring_rate, call,
+                         checkpoint, device)
+
+
+def planned_epochs(training: dict, dropout: bool) -> tuple[int, str]:
+    """(epochs to plan for, the assumption in words) under ``training.stopping``."""
+    cap = training["max_epochs"]
+    rule = training.get("stopping", "authors")
+    patience = training["dropout_patience" if dropout else "patience"]
+    saturation = training["momentum_saturation_epochs"]
+    if rule == "authors":
+        return cap, (f"authors: trains the full training.max_epochs = {cap} epochs (the "
+                     f"authors' instruction for reproducing the paper's numbers)")
+    if rule == "pylearn2":
+        earliest = min(patience + saturation, cap)
+        return cap, (f"pylearn2: stops about {saturation} epochs after the validation loss "
+                     f"stagnates (the authors' deep runs went ~1000 epochs); depends on the "
+                     f"data: at the earliest {earliest}, planned at the cap "
+                     f"training.max_epochs = {cap}")
+    earliest = min(max(saturation, patience) + 1, cap)
+    return cap, (f"{rule}: stops once momentum has saturated (epoch {saturation}) and the "
+                 f"validation loss has not improved by a factor "
+                 f"{training['min_relative_improvement']:g} for {patience} epochs; depends on "
+                 f"the data: at the earliest {earliest}, planned at the cap "
+                 f"training.max_epochs = {cap}")
+
+
+def makespan(durations: list[float], slots: int) -> float:
+    """Wall time of independent jobs on ``slots`` equal slots, longest job first, each to
+    the slot that frees up first (LPT scheduling, as a job scheduler would run them)."""
+    loads = [0.0] * slots
+    for d in sorted(durations, reverse=True):
+        loads[loads.index(min(loads))] += d
+    return max(loads)
+
+
+def bdt_seconds(config: dict, dataset: str) -> float:
+    """One BDT of ``dataset`` at ``bdt.max_iter`` trees, at the measured rate per tree."""
+    spec = get_dataset(dataset, config["dataset_overrides"].get(dataset))
+    return config["bdt"]["max_iter"] * BDT_SECONDS_PER_TREE_PER_ROW * split_rows(spec)["train"]
+
+
+def split_rows(spec) -> dict:
+    return {name: end - start for name, (start, end) in spec.splits.items()}
+
+
+def duration(seconds: float) -> str:
+    """``42 s``, ``3.5 min``, ``7.2 h``, ``3.1 days``."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 3 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+@dataclasses.dataclass
+class Plan:
+    """What ``plan`` measured and scaled: the parts ``render`` prints for any ``--jobs``."""
+
+    rows: list          # table rows, one per (data set, network, feature set)
+    lines: list         # data, BDT and memory lines
+    notes: set          # the stopping assumptions
+    run_seconds: list   # one entry per network training
+    bdt_seconds: list   # one entry per BDT
+    data_seconds: float  # download and conversion, all data sets
+    device: str
+    steps_timed: list
+    seconds: float = 0.0  # how long the timing took
+    load: float = 0.0     # the 1-minute load average when the timing began
+    epoch_seconds: dict = dataclasses.field(default_factory=dict)  # (data set, network, features)
+
+
+def plan(config: dict) -> Plan:
+    """Time every distinct network of the validated ``config`` and scale the rest."""
+    from .training import blocks_per_epoch, configure_tensorflow
+
+    started = time.perf_counter()
+    load = os.getloadavg()[0]
+    threads = config["compute"]["train_threads"]
+    configure_tensorflow(0, threads)
+    training = config["training"]
+    result = Plan([], [], set(), [], [], 0.0, "", [])
+    timings = {}
+    for name in config["datasets"]:
+        spec = get_dataset(name, config["dataset_overrides"].get(name))
+        n = split_rows(spec)
+        size = spec.size or spec.rows * len(spec.columns) * GZ_BYTES_PER_VALUE
+        download = size / DOWNLOAD_BYTES_PER_SECOND
+        convert = spec.rows / CONVERSION_ROWS_PER_SECOND
+        result.data_seconds += download + convert
+        result.lines.append(
+            f"{name}: download {size / 1e9:.2f} GB{'' if spec.size else ' (estimated size)'}: "
+            f"{duration(download)} at the rate measured over loopback, "
+            f"{duration(size / ASSUMED_INTERNET_BYTES_PER_SECOND)} at an assumed 10 MB/s from "
+            f"UCI; conversion of {spec.rows:,} rows: {duration(convert)}")
+        for network in config["models"].get(name, []):
+            variant = parse_model_name(network)
+            settings = training_settings(network, training, threads)
+            epochs, assumption = planned_epochs(training, variant["dropout"])
+            result.notes.add(assumption)
+            for features in config["feature_sets"]:
+                n_inputs = len(spec.feature_indices(features))
+                key = (network, n_inputs, settings.block_size(n["train"]))
+                if key not in timings:
+                    timings[key] = time_network(network, n_inputs, settings, n["train"])
+                t = timings[key]
+                blocks = blocks_per_epoch(n["train"], settings.batch_size, t.block_size)
+                train_s = blocks * t.seconds_per_block
+                # validation, and the train monitor's first rows of the training split
+                monitor = min(settings.train_monitor_rows, n["train"])
+                valid_s = ((n["valid"] + monitor) / t.scoring_rows_per_second
+                           + t.evaluate_call_seconds * (2 if monitor else 1))
+                epoch_s = train_s + valid_s + t.checkpoint_seconds
+                per_run = (epochs * epoch_s + t.compile_seconds
+                           + n["test"] / t.scoring_rows_per_second)
+                runs = len(config["seeds"])
+                result.epoch_seconds[name, network, features] = epoch_s
+                result.run_seconds += [per_run] * runs
+                result.rows.append(
+                    f"| {name} | {network} | {features} ({n_inputs}) | {runs} | "
+                    f"{t.block_size * settings.batch_size / t.seconds_per_block:,.0f} | "
+                    f"{train_s:,.1f} + {valid_s:,.1f} + {t.checkpoint_seconds:.1f} = "
+                    f"{epoch_s:,.1f} | {REFERENCE_EPOCH_SECONDS.get(variant['model'], '')} | "
+                    f"{epochs:,} | {per_run / 3600:,.2f} | {runs * per_run / 3600:,.1f} |")
+        if config["bdt"]["enabled"]:
+            one = bdt_seconds(config, name)
+            result.bdt_seconds += [one] * len(config["feature_sets"])
+            result.lines.append(
+                f"{name}: BDT {len(config['feature_sets'])} x {config['bdt']['max_iter']} trees "
+                f"on {n['train']:,} rows: {duration(one)} each at most (early stopping on the "
+                f"validation split may end it sooner)")
+        peak = TRAINING_PEAK_RSS_BYTES * spec.rows / TRAINING_PEAK_RSS_ROWS
+        result.lines.append(
+            f"{name}: memory per training job about {peak / 1e9:.1f} GB (scaled by rows from "
+            f"{TRAINING_PEAK_RSS_BYTES / 1e9:.1f} GB measured for {TRAINING_PEAK_RSS_ROWS:,} rows)")
+    result.device = (next(iter(timings.values())).device if timings
+                     else "no network in the config")
+    result.steps_timed = sorted({t.steps_timed for t in timings.values()})
+    result.seconds = time.perf_counter() - started
+    result.load = load
+    return result
+
+
+def render(result: Plan, config: dict, jobs: int) -> str:
+    """The plan as text, with the wall time on ``jobs`` parallel slots."""
+    training = config["training"]
+    threads = config["compute"]["train_threads"]
+    gpu = result.device.startswith("GPU")
+    steps = result.steps_timed or [0]
+    network_hours = sum(result.run_seconds) / 3600
+    everything = result.run_seconds + result.bdt_seconds
+    parallel = makespan(everything, jobs) if everything else 0.0
+    return "\n".join([
+        f"# Cost estimate: {len(result.run_seconds)} network trainings and "
+        f"{len(result.bdt_seconds)} BDTs",
+        "",
+        f"Timed on this machine in {result.seconds:.0f} s ({os.cpu_count()} CPUs; trainings on "
+        f"{result.device}): {steps[0]}{'' if steps[0] == steps[-1] else f'-{steps[-1]}'} real "
+        f"SGD steps per network (batch "
+        f"{training['batch_size']}, random data of the input width), median block; validation "
+        f"and test scoring with evaluate at batch {training['validation_batch_size']:,}."
+        + (f" Load average {result.load:.1f} when it began: other processes shared the "
+           f"{os.cpu_count()} CPUs, so these timings are pessimistic."
+           if result.load > 0.5 * (os.cpu_count() or 1) else ""),
+        "",
+        "| data set | network | features (inputs) | runs | train ex/s | s per epoch: train + "
+        "valid and train monitor + checkpoint | reference: HIGGS epoch, 2-core VM | epochs "
+        "planned | hours per run | hours, all runs |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        *result.rows,
+        "",
+        ("Epochs: " + "; ".join(sorted(result.notes))) if result.notes
+        else "Epochs: no network trainings.",
+        "",
+        *result.lines,
+        "",
+        f"Networks: {network_hours:,.1f} {'GPU-hours' if gpu else 'CPU job-hours'}"
+        + ("" if gpu else f" ({network_hours * threads:,.1f} core-hours at {threads} threads "
+           f"per job)")
+        + f"; BDTs: {sum(result.bdt_seconds) / 3600:,.1f} CPU job-hours.",
+        f"Wall time with --jobs {jobs} ({jobs} training slot{'s' if jobs > 1 else ''}, each a "
+        f"{'GPU' if gpu else 'machine'} like this one): download and conversion "
+        f"{duration(result.data_seconds)}, then trainings and BDTs {duration(parallel)} "
+        f"(longest job {duration(max(everything, default=0))}): "
+        f"{duration(result.data_seconds + parallel)} in all.",
+        f"Measured rates used for download, conversion, BDT, memory and the reference epochs: "
+        f"{MEASURED_ON}.",
+    ])
+
+
+def estimate_command(config: dict, jobs: int) -> str:
+    """``python -m reproduce estimate``: the plan of the validated ``config`` as text."""
+    return render(plan(config), config, jobs)

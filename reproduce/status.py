@@ -1,0 +1,303 @@
+"""Where a long run stands, from its files alone: ``python -m reproduce status``.
+
+Reads, for every run folder ``<results>/<dataset>/runs/<model>-<features>-seed<seed>/``, the
+live CSV log (``progress/log.csv``, Keras's CSVLogger), the training state
+(``state/state.json``, rewritten atomically after every epoch) and, once the run is done,
+``metrics.json``. Nothing here locks, opens for writing or asks Snakemake: it works while
+the jobs write (locally or on a cluster's shared file system) and never slows them. A line
+still being appended, a state caught in its swap, a run with no epoch yet, or files of an
+older or newer version of the package (with or without the ``stopping`` and ``finished``
+keys) give a row that says so, never an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .estimate import duration, makespan
+
+RUN_NAME = re.compile(r"^(?P<model>.+)-(?P<features>low|high|complete)-seed(?P<seed>\d+)$")
+RATE_WINDOW = 10  # epochs/hour from the wall time of the last (up to) 10 epochs
+STALLED_AFTER = 3.0  # a run with no epoch for 3 epoch-times (and 10 min) may be dead
+
+
+class NoResults(Exception):
+    """The results folder does not exist."""
+
+
+@dataclass
+class RunStatus:
+    """What the files of one run say."""
+
+    dataset: str
+    name: str
+    model: str
+    rows: list = field(default_factory=list)  # complete log lines, as dicts of floats
+    state: dict | None = None
+    metrics: dict | None = None
+    notes: list = field(default_factory=list)
+    log_age: float | None = None  # seconds since the log was last written
+
+    @property
+    def finished(self) -> bool:
+        return self.metrics is not None
+
+    @property
+    def epochs(self) -> int:
+        """Epochs done: metrics.json's once finished, else the log's complete lines (the
+        log is written just before the state, and it is what the row shows), else the state's."""
+        if self.metrics and "epochs_trained" in self.metrics:
+            return int(self.metrics["epochs_trained"])
+        if self.rows or not self.state:
+            return len(self.rows)
+        return int(self.state.get("epochs_completed", 0))
+
+    def epochs_per_hour(self) -> float | None:
+        """From the log's ``wall_time`` (training time, across resumes), last epochs."""
+        times = [r["wall_time"] for r in self.rows if math.isfinite(r.get("wall_time", math.nan))]
+        if not times:
+            return None
+        k = min(RATE_WINDOW, len(times) - 1)
+        if k == 0:
+            return 3600.0 / times[0] if times[0] > 0 else None
+        span = times[-1] - times[-1 - k]
+        return 3600.0 * k / span if span > 0 else None
+
+    def stopping(self) -> dict:
+        return ((self.state or {}).get("callbacks") or {}).get("stopping") or {}
+
+
+def read_log(path: Path) -> tuple[list[dict], str | None]:
+    """Complete rows of a CSV log being appended to: ``(rows, note)``.
+
+    A last line without its newline (being written) is left out, as is any row whose
+    field count does not match the header; values are floats (empty: NaN).
+    """
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return [], None
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], f"log unreadable ({exc})"
+    lines = text.splitlines(keepends=True)
+    if not lines or not lines[0].endswith("\n"):
+        return [], None
+    complete = [line for line in lines if line.endswith("\n")]
+    reader = csv.reader(io.StringIO("".join(complete)))
+    header = next(reader)
+    rows, skipped = [], 0
+    for values in reader:
+        if len(values) != len(header):
+            skipped += 1
+            continue
+        try:
+            rows.append({k: float(v) if v != "" else math.nan for k, v in zip(header, values)})
+        except ValueError:
+            skipped += 1
+    return rows, f"{skipped} malformed log line(s) skipped" if skipped else None
+
+
+def read_json(path: Path) -> tuple[dict | None, str | None]:
+    """A JSON file that may be missing or (against the writers' atomic renames) partial."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None, None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"{path.parent.name}/{path.name} unreadable ({type(exc).__name__})"
+    if not isinstance(data, dict):
+        return None, f"{path.parent.name}/{path.name} is not a JSON object"
+    return data, None
+
+
+def read_run(folder: Path, dataset: str) -> RunStatus:
+    match = RUN_NAME.match(folder.name)
+    run = RunStatus(dataset, folder.name, match.group("model") if match else folder.name)
+    log = folder / "progress" / "log.csv"
+    if not log.exists():
+        log = folder / "log.csv"
+    run.rows, note = read_log(log)
+    if log.exists():
+        try:
+            run.log_age = time.time() - log.stat().st_mtime
+        except OSError:
+            pass
+    # The state folder is swapped with renames after each epoch: in the gap, state.old holds it.
+    for state_dir in ("state", "state.old"):
+        run.state, state_note = read_json(folder / state_dir / "state.json")
+        if run.state is not None or state_note:
+            break
+    run.metrics, metrics_note = read_json(folder / "metrics.json")
+    run.notes = [n for n in (note, state_note, metrics_note) if n]
+    return run
+
+
+def scan(results: Path) -> list[RunStatus]:
+    """Every run folder under ``results/<dataset>/runs/``, sorted by data set and name."""
+    if not results.is_dir():
+        raise NoResults(f"no results folder {results}/ (nothing has run yet, or pass "
+                        f"--results DIR / the run's --config)")
+    runs = []
+    for folder in sorted(results.glob("*/runs/*")):
+        if folder.is_dir():
+            runs.append(read_run(folder, folder.parent.parent.name))
+    return runs
+
+
+def max_epochs_of(run: RunStatus, config: dict | None, finished: list[RunStatus]) -> int | None:
+    """The cap of a run: the config given, or a finished run's settings."""
+    if config:
+        return int(config["training"]["max_epochs"])
+    for other in finished:
+        value = ((other.metrics or {}).get("settings") or {}).get("max_epochs")
+        if isinstance(value, int):
+            return value
+    return None
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+def run_row(run: RunStatus, cap: int | None) -> tuple[list[str], float | None]:
+    """The table row of ``run`` and its remaining seconds (None: unknown; 0: done)."""
+    last = run.rows[-1] if run.rows else {}
+    losses = [r.get("val_loss", math.nan) for r in run.rows]
+    finite = [(v, i) for i, v in enumerate(losses) if math.isfinite(v)]
+    best = min(finite)[1] + 1 if finite else None
+    rate = run.epochs_per_hour()
+    stop = run.stopping()
+    if run.finished:
+        how = (run.metrics.get("stopping") or {})
+        stopped = how.get("stopped_by") or ("max_epochs" if not run.metrics.get("stopped_early")
+                                            else "early stopping")
+        auc = run.metrics.get("test_auc")
+        what = f"done: {stopped}" + (f", test AUC {auc:.4f}" if isinstance(auc, float) else "")
+        remaining, eta = 0.0, "done"
+    elif (run.state or {}).get("training_ended") or (run.state or {}).get("finished"):
+        what, remaining, eta = "training done; scoring the test split", 0.0, "minutes"
+    else:
+        what = stop.get("summary") or (f"max_epochs {cap}" if cap else "max_epochs ?")
+        if not run.rows:
+            remaining, eta = None, "starting (no epoch logged yet)"
+        elif cap is None or rate is None:
+            remaining, eta = None, "?"
+        else:
+            remaining = max(cap - run.epochs, 0) / rate * 3600
+            # only the authors' rule is sure to run to the cap; the others may stop sooner
+            eta = ("" if stop.get("rule") == "authors" else "<= ") + duration(remaining)
+            epoch_s = 3600 / rate
+            if run.log_age is not None and run.log_age > max(STALLED_AFTER * epoch_s, 600):
+                eta += f" (no epoch for {duration(run.log_age)}: stalled or killed?)"
+    epoch = f"{run.epochs}/{cap}" if cap else str(run.epochs)
+    row = [f"{run.dataset}/{run.name}", epoch, _fmt(last.get("learning_rate"), ".3g"),
+           _fmt(last.get("momentum"), ".4f"), _fmt(last.get("val_loss"), ".5f"),
+           _fmt(last.get("val_auc"), ".4f"), str(best) if best else "-", what,
+           _fmt(rate, ",.1f"), eta]
+    if run.notes:
+        row[-1] += " [" + "; ".join(run.notes) + "]"
+    return row, remaining
+
+
+def planned_runs(config: dict) -> list[tuple[str, str]]:
+    """``(dataset, run name)`` of every run the config asks for (networks and BDTs)."""
+    planned = []
+    for dataset in config["datasets"]:
+        for model in config["models"].get(dataset, []):
+            for features in config["feature_sets"]:
+                planned += [(dataset, f"{model}-{features}-seed{s}") for s in config["seeds"]]
+        if config["bdt"]["enabled"]:
+            planned += [(dataset, f"bdt-{f}-seed{config['seeds'][0]}")
+                        for f in config["feature_sets"]]
+    return planned
+
+
+def table(rows: list[list[str]]) -> str:
+    header = ["run", "epoch", "learning rate", "momentum", "val loss", "val AUC", "best epoch",
+              "what will stop it", "epochs/hour", "ETA"]
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
+                     for r in [header] + rows)
+
+
+def status_command(results: Path, config: dict | None = None) -> str:
+    """The status table of ``results`` and the workflow's ETA, as text.
+
+    ``config`` (optional): the run's validated config, to count the runs not started yet
+    and to know the epoch cap before any run has finished.
+    """
+    runs = scan(results)
+    networks = [r for r in runs if not r.name.startswith("bdt-")]
+    bdts = [r for r in runs if r.name.startswith("bdt-")]
+    finished = [r for r in runs if r.finished]
+    out = [f"# {results}/: {len(runs)} run folder(s), {len(finished)} finished"]
+    rows, left = [], {}
+    for run in networks:
+        row, left[run.name, run.dataset] = run_row(run, max_epochs_of(run, config, finished))
+        rows.append(row)
+    for run in bdts:
+        auc = (run.metrics or {}).get("test_auc")
+        what = ((f"done, test AUC {auc:.4f}" if isinstance(auc, float) else "done")
+                if run.finished else "BDT (no progress files: running or waiting)")
+        rows.append([f"{run.dataset}/{run.name}", "-", "-", "-", "-", "-", "-", what, "-",
+                     "done" if run.finished else "?"])
+    out += ["", table(rows)] if rows else ["No run has started yet."]
+
+    unfinished = [r for r in runs if not r.finished]
+    if config is None:
+        known = [left[r.name, r.dataset] for r in unfinished
+                 if left.get((r.name, r.dataset)) is not None]
+        out += ["", "Runs not started yet: unknown (pass the run's --configfile/--config to "
+                "count them)."]
+        if unfinished:
+            out.append(f"The runs in progress with an ETA end in at most "
+                       f"{duration(max(known)) if known else '?'}; "
+                       f"{len(unfinished) - len(known)} without one; the workflow's ETA is "
+                       f"unknown without the config.")
+        return "\n".join(out)
+
+    # Runs without their own rate yet (and runs not started) take as long as the runs of
+    # their model timed so far (median seconds per epoch), to the cap; a BDT as estimated.
+    from .estimate import bdt_seconds
+
+    cap = int(config["training"]["max_epochs"])
+    per_epoch: dict = {}
+    for run in networks:
+        if rate := run.epochs_per_hour():
+            per_epoch.setdefault((run.dataset, run.model), []).append(3600 / rate)
+
+    def expected(dataset: str, name: str, epochs_done: int = 0) -> float | None:
+        model = RUN_NAME.match(name).group("model") if RUN_NAME.match(name) else name
+        if model == "bdt":
+            return bdt_seconds(config, dataset)
+        times = sorted(per_epoch.get((dataset, model), []))
+        return max(cap - epochs_done, 0) * times[len(times) // 2] if times else None
+
+    present = {(r.dataset, r.name) for r in runs}
+    planned = planned_runs(config)
+    waiting = [p for p in planned if p not in present]
+    pending = [left.get((r.name, r.dataset)) for r in unfinished]
+    pending = [p if p is not None else expected(r.dataset, r.name, r.epochs)
+               for p, r in zip(pending, unfinished)]
+    pending += [expected(dataset, name) for dataset, name in waiting]
+    unknown = sorted({RUN_NAME.match(n).group("model") for (d, n), p
+                      in zip([(r.dataset, r.name) for r in unfinished] + waiting, pending)
+                      if p is None and RUN_NAME.match(n)})
+    slots = max(len(unfinished), 1)  # a run folder exists from the job's start
+    span = duration(makespan([p for p in pending if p is not None], slots))
+    out += ["", f"Runs not started yet: {len(waiting)} of {len(planned)} planned."]
+    if unknown:
+        out.append(f"Workflow ETA: unknown until a run of {', '.join(unknown)} has logged an "
+                   f"epoch (the rest: up to {span} with {slots} run(s) at a time, as now).")
+    else:
+        out.append(f"Workflow ETA: at most {span} with {slots} run(s) at a time, as now "
+                   f"(every network to the cap of {cap} epochs, BDTs at the estimate's rate; "
+                   f"the report not counted).")
+    return "\n".join(out)

@@ -1,0 +1,116 @@
+"""`python -m reproduce estimate`: the plan against hand-computed costs, its timing against
+a real training's epochs, and bad input."""
+
+import csv
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+from reproduce.__main__ import active_config
+from reproduce.estimate import duration, makespan, plan, planned_epochs, render
+
+
+def config_from(tmp_path, text, pairs=()):
+    path = tmp_path / "plan.yaml"
+    path.write_text(text)
+    return active_config([str(path)], list(pairs))
+
+
+def estimate(*args):
+    return subprocess.run([sys.executable, "-m", "reproduce", "estimate", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_makespan_longest_first():
+    # LPT by hand: 5 -> A, 4 -> B, 3 -> B (7), 3 -> A (8), 3 -> B (10).
+    assert makespan([3, 5, 3, 4, 3], 2) == 10
+    assert makespan([2.0] * 5, 5) == 2.0 and makespan([2.0] * 5, 1) == 10.0
+
+
+def test_planned_epochs_per_stopping_rule():
+    training = {"max_epochs": 1000, "patience": 10, "dropout_patience": 40,
+                "momentum_saturation_epochs": 200, "min_relative_improvement": 1e-5}
+    epochs, text = planned_epochs(training | {"stopping": "authors"}, dropout=False)
+    assert epochs == 1000 and "full training.max_epochs = 1000" in text
+    epochs, text = planned_epochs(training | {"stopping": "pylearn2"}, dropout=False)
+    # Pylearn2's EpochCounter counts only epochs at which the monitor wants to stop: 10 + 200.
+    assert epochs == 1000 and "200 epochs after the validation loss stagnates" in text
+    assert "at the earliest 210" in text
+    # The text's rule can stop once momentum saturates: after epoch 200 (0-based), i.e. 201.
+    epochs, text = planned_epochs(training | {"stopping": "paper_text"}, dropout=True)
+    assert epochs == 1000 and "at the earliest 201" in text and "for 40 epochs" in text
+
+
+def test_full_size_plan_against_hand_computed_costs(tmp_path):
+    """One network of the paper's HIGGS run: data, BDT and memory from the measured rates
+    of the issue, done by hand; the parallel wall time by hand from the timed run length."""
+    config = config_from(tmp_path, "models: {HIGGS: [shallow]}\nfeature_sets: [high]\n"
+                                   "seeds: [1, 2, 3]\n")
+    result = plan(config)
+    # 2,816,407,858 bytes at 3.3 GB / 11 s = 9.4 s; 11M rows at 11M / 47 s; 500 trees at
+    # 1.9 s per tree on 10M rows = 950 s = 15.8 min; 3.9 GB for 11M rows.
+    text = render(result, config, 1)
+    assert "download 2.82 GB: 9 s" in text and "conversion of 11,000,000 rows: 47 s" in text
+    assert "1 x 500 trees on 10,000,000 rows: 15.8 min each" in text
+    assert "memory per training job about 3.9 GB" in text
+    row = next(line for line in text.splitlines() if line.startswith("| HIGGS | shallow"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[2] == "high (7)" and cells[3] == "3" and cells[7] == "1,000"
+    # seconds per epoch of training = 10M rows / the rate timed
+    rate = float(cells[4].replace(",", ""))
+    train_s = float(cells[5].split("+")[0].replace(",", ""))
+    assert train_s == pytest.approx(10_000_000 / rate, rel=0.01)
+    assert min(result.steps_timed) >= 300  # a few hundred real SGD steps at least
+    # Three equal runs of d seconds and one BDT of 950 s (d > 950 at 1000 epochs): one slot
+    # takes 3d + 950, two take 2d, three take d + 950, four take d.
+    d = result.run_seconds[0]
+    assert result.run_seconds == [d] * 3 and result.bdt_seconds == [pytest.approx(950.0)]
+    for jobs, expected in ((1, 3 * d + 950), (2, 2 * d), (3, d + 950), (4, d)):
+        assert f"then trainings and BDTs {duration(expected)} " in render(result, config, jobs)
+
+
+def test_timing_predicts_a_real_training_epoch(tmp_path, sample_shards, sample_spec):
+    """The estimate's seconds per epoch for the smoke data against the wall time per epoch
+    of a real ``train_run`` of the same network on the same rows (epochs 4-6: the first
+    two compile, the partial last batch's shape included). Generous bounds: the two are minutes apart on a shared machine."""
+    import dataclasses
+
+    from reproduce.estimate import training_settings
+    from reproduce.training import train_run
+
+    config = config_from(tmp_path, "models: {HIGGS: [shallow]}\nfeature_sets: [complete]\n"
+                                   "seeds: [1]\nbdt: {enabled: false}\n", ["preset=smoke"])
+    predicted = plan(config).epoch_seconds["HIGGS", "shallow", "complete"]
+    settings = dataclasses.replace(training_settings(
+        "shallow", config["training"], config["compute"]["train_threads"]), max_epochs=6)
+    train_run(sample_shards, tmp_path / "run", spec=sample_spec, model="shallow",
+              feature_set="complete", seed=1, settings=settings, verbose=0)
+    wall = [float(r["wall_time"]) for r in csv.DictReader(open(tmp_path / "run" / "log.csv"))]
+    measured = (wall[5] - wall[2]) / 3
+    assert measured / 3 < predicted < measured * 3, (predicted, measured)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--config", "preset=bogus"], "config key preset: no preset 'bogus'"),
+    (["--config", "seeds"], "Config entries have to be defined as name=value pairs"),
+    (["--configfile", "no-such-file.yaml"], "config file no-such-file.yaml: No such file"),
+    (["--jobs", "0"], "--jobs must be at least 1"),
+])
+def test_command_line_bad_input(args, message):
+    proc = estimate(*args)
+    assert proc.returncode == 2 and message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_config_files(tmp_path):
+    for text, message in (("datasets: []\n", "config key datasets: [] should be non-empty"),
+                          ("training: [1, 2\n", "not valid YAML"),
+                          ("- 1\n", "expected a mapping of keys, found list"),
+                          ("training:\n  max_epochs: 0\n",
+                           "config key training.max_epochs: 0 is less than the minimum of 1")):
+        (tmp_path / "bad.yaml").write_text(text)
+        proc = estimate("--configfile", str(tmp_path / "bad.yaml"))
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
