@@ -1,26 +1,30 @@
 """One training run: (dataset, model, feature set, seed) -> log, checkpoints, test scores.
 
-``train_run`` is what the workflow's ``train`` rule calls. It is resumable: after every
-epoch the model, the optimizer (step counter, momentum, velocities) and the state of every
-stateful callback are saved atomically under ``<run_dir>/state/``; rerunning after a kill
+``train_run`` is what the workflow's ``train`` rule calls. It trains as the authors' code
+ran by default (``training.stopping``, ``training.batch_order``, the evaluated weights:
+see the README's "Fidelity" table), and it is resumable: after every epoch the model, the
+optimizer (step counter, momentum, velocities), the minibatch order's generator and the
+run's fingerprint are saved atomically under ``<run_dir>/state/``; rerunning after a kill
 continues from the last completed epoch and gives the same weights as a run never
-interrupted (on the CPU, same seed and thread count).
+interrupted (on the CPU, same seed and thread count). A state saved under other settings
+or other data is never resumed (see ``resume_plan``).
 """
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import logging
 import math
-import os
 import platform
 from pathlib import Path
 
 import numpy as np
 
 from . import schedules as paper
-from .atomic_files import copy_atomic, savez_atomic, write_json_atomic, write_text_atomic
+from .atomic_files import copy_atomic, savez_atomic, write_json_atomic
+from .batch_order import BATCH_ORDERS, PerSeedBatchOrder, make_batch_order
 from .datasets import DatasetSpec
 from .tfrecords import load_manifest, read_split, standardization_constants
 
@@ -32,16 +36,36 @@ STATE_DIR = "state"
 # folder when training ends.
 PROGRESS_DIR = "progress"
 
+STOPPING_RULES = ("authors", "pylearn2", "paper_text")
+EVALUATED_WEIGHTS = ("final", "best_validation")
+# The authors' scripts monitor "train" on the first 100,000 training rows
+# (dataset_train_monitor, start=0, stop=100000).
+TRAIN_MONITOR_ROWS = 100_000
+# Settings that only decide when training stops. A saved state whose fingerprint differs
+# from the run's only in these can be extended (or found finished) instead of discarded.
+STOPPING_KEYS = ("max_epochs", "stopping", "patience", "dropout_patience",
+                 "min_relative_improvement")
+# Settings that never change the numbers: the block size (each minibatch is one SGD step
+# whatever the block; tests/test_block_steps.py) and the thread count.
+NON_NUMERIC_KEYS = ("steps_per_execution", "threads")
+
 
 @dataclasses.dataclass
 class TrainingSettings:
     """Every knob of a training run. Defaults are the paper's (see ``reproduce.schedules``).
 
-    ``max_epochs``: hard cap (the paper's runs went to about 1000). ``steps_per_execution``:
-    minibatches per compiled call, run in one XLA loop (``reproduce.block_steps``); each
-    epoch ends with a shorter call for its remaining batches. ``jit_compile``: XLA for the
-    train step. ``standardize``: "none" (the UCI values, as the authors' released code fed
-    them) or "paper" (the Methods text).
+    ``max_epochs``: hard cap (the authors' deep runs went to about 1000). ``stopping``:
+    "authors" (train all ``max_epochs``: the authors' instruction for the paper's results),
+    "pylearn2" (the released code's criterion as Pylearn2 ran it,
+    ``callbacks.Pylearn2Termination``) or "paper_text" (the Methods text's rule,
+    ``callbacks.PaperEarlyStopping``). ``batch_order``: "shared" (Pylearn2's one
+    permutation stream for every run) or "per_seed" (``reproduce.batch_order``).
+    ``train_monitor_rows``: the first rows of the training split evaluated after every
+    epoch as the "train" curve (the authors' 100,000; 0 turns it off).
+    ``steps_per_execution``: minibatches per compiled call, run in one XLA loop
+    (``reproduce.block_steps``); each epoch ends with a shorter call for its remaining
+    batches. ``jit_compile``: XLA for the train step. ``standardize``: "none" (the UCI
+    values, as the authors' released code fed them) or "paper" (the Methods text).
     ``learning_rate_schedule``: "per_batch" (the paper, exact at every batch) or "per_epoch"
     (Keras's built-in ``LearningRateScheduler``: the same closed form, applied at the start
     of each epoch only, as the callbacks article does).
@@ -64,7 +88,10 @@ class TrainingSettings:
     min_relative_improvement: float = paper.MIN_RELATIVE_IMPROVEMENT
     patience: int = paper.PATIENCE
     dropout_patience: int = paper.DROPOUT_PATIENCE
-    max_epochs: int = 1000
+    max_epochs: int = paper.AUTHORS_EPOCHS
+    stopping: str = "authors"
+    batch_order: str = "shared"
+    train_monitor_rows: int = TRAIN_MONITOR_ROWS
     steps_per_execution: int = 100
     jit_compile: bool = True
     standardize: str = "none"
@@ -73,6 +100,14 @@ class TrainingSettings:
     early_stopping_patience: int | None = None
     stop_on_threshold: dict | None = None
     threads: int = 0
+
+    def __post_init__(self):
+        for key, allowed in (("stopping", STOPPING_RULES), ("batch_order", BATCH_ORDERS),
+                             ("learning_rate_schedule", ("per_batch", "per_epoch")),
+                             ("standardize", ("none", "paper"))):
+            if getattr(self, key) not in allowed:
+                raise ValueError(f"training.{key}: expected one of {', '.join(allowed)}, "
+                                 f"got {getattr(self, key)!r}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainingSettings":
@@ -97,6 +132,25 @@ class TrainingSettings:
     def stopping_patience(self) -> int:
         """The stopping rule's patience of this run (the dropout runs have their own)."""
         return self.dropout_patience if self.dropout else self.patience
+
+
+def stopping_rules(settings: TrainingSettings) -> dict:
+    """The three stopping rules for ``settings``, by name; all but ``settings.stopping``
+    only observe (they record when they would have stopped the run)."""
+    from .callbacks import EpochBudget, PaperEarlyStopping, Pylearn2Termination
+
+    def observe(name):
+        return name != settings.stopping
+
+    return {
+        "authors": EpochBudget(settings.max_epochs, observe_only=observe("authors")),
+        "pylearn2": Pylearn2Termination(
+            "val_loss", settings.min_relative_improvement, settings.stopping_patience,
+            settings.momentum_saturation_epochs, observe_only=observe("pylearn2")),
+        "paper_text": PaperEarlyStopping(
+            "val_loss", settings.min_relative_improvement, settings.stopping_patience,
+            settings.momentum_saturation_epochs, observe_only=observe("paper_text")),
+    }
 
 
 def configure_tensorflow(seed: int, threads: int = 0, op_determinism: bool = False) -> None:
@@ -152,13 +206,15 @@ def blocks_per_epoch(n: int, batch_size: int, block_size: int) -> int:
     return math.ceil(full_batches / block_size) + (1 if rest else 0)
 
 
-def epoch_blocks(x: np.ndarray, y: np.ndarray, *, seed: int, first_epoch: int,
-                 last_epoch: int, batch_size: int, block_size: int):
+def epoch_blocks(x: np.ndarray, y: np.ndarray, *, first_epoch: int, last_epoch: int,
+                 batch_size: int, block_size: int, seed: int | None = None, order=None):
     """Training batches for epochs ``first_epoch .. last_epoch-1``, grouped into blocks.
 
-    Epoch ``e`` visits the rows in the order ``stateless_shuffle(range(n), seed=(seed, e))``:
-    a fresh permutation each epoch that depends only on the seed and the epoch, so a resumed
-    run sees exactly the batches an uninterrupted run would have seen.
+    Epoch ``e`` visits the rows in the order ``order.tf_permutation(e)`` (a
+    ``reproduce.batch_order`` object; by default ``PerSeedBatchOrder(len(x), seed)``:
+    ``stateless_shuffle(range(n), seed=(seed, e))``), cut into minibatches of consecutive
+    entries as Pylearn2's ``shuffled_sequential`` iteration cuts them. A resumed run sees
+    exactly the batches an uninterrupted run would have seen.
 
     Each element is ``(x[k, b, features], y[k, b, 1])``: ``k = block_size`` consecutive
     batches (fewer in the epoch's last block of full batches), and the epoch's last partial
@@ -167,14 +223,15 @@ def epoch_blocks(x: np.ndarray, y: np.ndarray, *, seed: int, first_epoch: int,
     """
     import tensorflow as tf
 
+    if order is None:
+        order = PerSeedBatchOrder(len(x), seed)
     n = len(x)
     full = n - n % batch_size
     in_blocks = full - full % (block_size * batch_size)
     features, labels = tf.constant(x), tf.constant(y.reshape(-1, 1))
 
     def one_epoch(epoch):
-        perm = tf.random.experimental.stateless_shuffle(
-            tf.range(n, dtype=tf.int64), seed=tf.stack([tf.constant(seed, tf.int64), epoch]))
+        perm = order.tf_permutation(epoch)
         ds = tf.data.Dataset.from_tensor_slices(
             tf.reshape(perm[:in_blocks], [-1, block_size, batch_size]))
         if in_blocks < full:
@@ -190,202 +247,376 @@ def epoch_blocks(x: np.ndarray, y: np.ndarray, *, seed: int, first_epoch: int,
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _truncate_csv_log(path: Path, epochs_completed: int) -> None:
-    """Keep the header and the rows of epochs ``0 .. epochs_completed-1`` (each once)."""
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    if not lines:
-        return
-    kept = [lines[0]]
-    for line in lines[1:]:
-        try:
-            epoch = int(line.split(",", 1)[0])
-        except ValueError:
-            continue
-        if epoch < epochs_completed:
-            kept.append(line)
-    write_text_atomic(path, "".join(kept))
+def run_fingerprint(*, spec: DatasetSpec, manifest: dict, model: str, feature_set: str,
+                    seed: int, settings: TrainingSettings) -> dict:
+    """Everything that changes a run's numbers: the data (the shards' sha256 from the
+    manifest, the split), the network, the seed and every numeric setting."""
+    return {
+        "dataset": spec.name,
+        "splits": {k: v["range"] for k, v in manifest["splits"].items()},
+        "shards_sha256": sorted(s["sha256"] for split in manifest["splits"].values()
+                                for s in split["shards"]),
+        "model": model, "feature_set": feature_set, "seed": int(seed),
+        "settings": {k: v for k, v in dataclasses.asdict(settings).items()
+                     if k not in NON_NUMERIC_KEYS},
+    }
+
+
+def fingerprint_differences(saved: dict | None, current: dict) -> list[str]:
+    """The keys (``settings.max_epochs``, ``shards_sha256`` ...) whose values differ."""
+    saved = saved or {}
+    diff = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key), current.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diff += [f"{key}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            diff.append(key)
+    return diff
+
+
+def resume_plan(saved: dict, fingerprint: dict, logged_losses: list[float], rule,
+                settings: TrainingSettings) -> tuple[str, str]:
+    """Decide what to do with a saved state: ("resume" | "afresh", the reason).
+
+    A state is resumed when its fingerprint equals the run's. When they differ only in
+    the settings that decide when training stops (``STOPPING_KEYS``), the saved epochs are
+    still this run's epochs: the run continues (or is found finished) if the new rule,
+    replayed over the logged validation losses, would not have stopped before the last
+    saved epoch and the new cap is not below it. Anything else starts afresh.
+    """
+    diff = fingerprint_differences(saved.get("fingerprint"), fingerprint)
+    if not diff:
+        return "resume", "same settings and data"
+    stopping_only = all(k.startswith("settings.") and k.split(".", 1)[1] in STOPPING_KEYS
+                        for k in diff)
+    if not stopping_only or settings.early_stopping_patience or settings.stop_on_threshold:
+        return "afresh", "the saved state was produced by other settings or data " \
+                         f"({', '.join(diff)} differ)"
+    done = saved["epochs_completed"]
+    if done > settings.max_epochs:
+        return "afresh", (f"the saved state has {done} epochs, more than max_epochs "
+                          f"{settings.max_epochs}")
+    stop = rule.replay(logged_losses)
+    if stop is not None and stop < done - 1:
+        return "afresh", (f"the {settings.stopping} rule would have stopped after epoch "
+                          f"{stop + 1}, but the saved state has {done} epochs")
+    return "resume", f"only {', '.join(diff)} changed: continuing the saved epochs"
+
+
+def read_log(path: Path) -> list[dict]:
+    """The rows of a CSV log (Keras's CSVLogger), as dicts of strings; [] if absent."""
+    if not Path(path).exists():
+        return []
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _keep_log_epochs(path: Path, epochs: int) -> list[dict]:
+    """Keep the header and the rows of epochs ``0 .. epochs-1`` (each once); return them."""
+    rows = [r for r in read_log(path) if r.get("epoch", "").isdigit()
+            and int(r["epoch"]) < epochs]
+    by_epoch = {int(r["epoch"]): r for r in rows}
+    if sorted(by_epoch) != list(range(epochs)):
+        missing = sorted(set(range(epochs)) - set(by_epoch))
+        raise _log_gap(path, epochs, missing)
+    rows = [by_epoch[e] for e in range(epochs)]
+    if rows:
+        from .atomic_files import write_text_atomic
+
+        header = list(rows[0])
+        lines = [",".join(header)] + [",".join(r[k] or "" for k in header) for r in rows]
+        write_text_atomic(path, "\n".join(lines) + "\n")
+    return rows
+
+
+def _log_gap(path, epochs, missing):
+    from .callbacks import CorruptStateError
+
+    return CorruptStateError(
+        f"{path}: the saved training state has {epochs} epochs but the CSV log lacks "
+        f"epoch(s) {', '.join(str(e + 1) for e in missing[:10])}. Delete "
+        f"{Path(path).parent.parent / STATE_DIR} and {Path(path).parent} to start this run "
+        f"afresh.")
 
 
 def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_set: str,
-              seed: int, settings: TrainingSettings, verbose: int = 2) -> dict:
+              seed: int, settings: TrainingSettings, evaluated_weights: str = "final",
+              verbose: int = 2) -> dict:
     """Train one network of the paper and evaluate it on the test split.
 
     Args:
         tfrecord_dir: shard folder written by ``write_tfrecord_shards``.
-        run_dir: output folder; gets ``log.csv``, ``best.weights.h5``, ``model.keras``,
-            ``test_scores.npz`` and ``metrics.json`` (written last).
+        run_dir: output folder; gets ``log.csv``, ``best.weights.h5``, ``model.keras`` (the
+            final weights), ``test_scores.npz`` and ``metrics.json`` (written last).
         spec: the data set.
         model: "shallow" or "deep".
         feature_set: "low", "high" or "complete".
-        seed: seeds initialization and the per-epoch shuffles.
+        seed: seeds the initial weights (and, with ``batch_order: per_seed``, the shuffles).
         settings: TrainingSettings.
+        evaluated_weights: "final" (the weights when training ends, as the authors' code
+            evaluated them) or "best_validation" (the epoch of lowest validation loss).
+            ``metrics.json`` records the test AUC of both.
         verbose: Keras fit verbosity.
 
     Returns:
         The metrics dict also written to ``metrics.json``.
     """
+    if evaluated_weights not in EVALUATED_WEIGHTS:
+        raise ValueError(f"evaluation.weights: expected one of {', '.join(EVALUATED_WEIGHTS)}"
+                         f", got {evaluated_weights!r}")
     configure_tensorflow(seed, settings.threads)
-    import keras
-
-    from .callbacks import (EpochWallTime, MomentumRamp, PaperEarlyStopping,
-                            PerBatchLearningRateDecay, RaiseOnNonFiniteLoss, StopOnThreshold,
-                            TrainingStateCheckpoint)
-    from . import optimizers  # noqa: F401  (registers ScheduledMomentumSGD for load_model)
-    from .block_steps import enable_block_steps
-    from .metrics import roc_auc
-    from .models import paper_model
 
     run_dir = Path(run_dir)
     progress = run_dir / PROGRESS_DIR
     progress.mkdir(parents=True, exist_ok=True)
     (run_dir / "metrics.json").unlink(missing_ok=True)
-    state_dir = run_dir / STATE_DIR
-    TrainingStateCheckpoint.recover(state_dir)
 
     manifest = load_manifest(tfrecord_dir)
     statistics = json.loads((Path(tfrecord_dir) / "statistics.json").read_text())
     columns = spec.feature_indices(feature_set)
-    x_train, y_train = read_split(tfrecord_dir, "train")
-    x_valid, y_valid = read_split(tfrecord_dir, "valid")
-    x_test, y_test = read_split(tfrecord_dir, "test")
-    x_train, x_valid, x_test = (np.ascontiguousarray(a[:, columns])
-                                for a in (x_train, x_valid, x_test))
+    splits = {}
+    for split in ("train", "valid", "test"):
+        x, y = read_split(tfrecord_dir, split)
+        splits[split] = (np.ascontiguousarray(x[:, columns]), y)
     offset, scale = standardization_constants(statistics, columns, settings.standardize)
+    fingerprint = run_fingerprint(spec=spec, manifest=manifest, model=model,
+                                  feature_set=feature_set, seed=seed, settings=settings)
 
-    n_train = len(x_train)
-    steps_per_epoch = math.ceil(n_train / settings.batch_size)
-    block_size = settings.block_size(n_train)
-    log.info("%s %s/%s seed %d: %s train, %s valid, %s test rows; %d steps/epoch, "
-             "%d steps per compiled call", spec.name, model, feature_set, seed, f"{n_train:,}",
-             f"{len(x_valid):,}", f"{len(x_test):,}", steps_per_epoch, block_size)
-
-    lr_decay = PerBatchLearningRateDecay(settings.learning_rate, settings.decay_factor,
-                                         settings.learning_rate_floor)
-    momentum = MomentumRamp(settings.initial_momentum, settings.final_momentum,
-                            settings.momentum_saturation_epochs)
-    stopping = PaperEarlyStopping("val_loss", settings.min_relative_improvement,
-                                  settings.stopping_patience, settings.momentum_saturation_epochs)
-
-    saved = TrainingStateCheckpoint.load(state_dir)
-    if saved is not None:
-        state = saved
-        net = keras.models.load_model(state_dir / "model.keras")
-        initial_epoch = int(state["epochs_completed"])
-        stopping.set_state(state["callbacks"]["paper_early_stopping"])
-        best_val_loss = state["callbacks"]["checkpoint"]["best"]
-        wall_offset = float(state["wall_time"])
-        log.info("resuming after epoch %d (step %d)", initial_epoch,
-                 int(net.optimizer.iterations.numpy()))
-    else:
-        net = paper_model(model, len(columns), seed=seed, width=settings.width,
-                          depth=settings.depth, dropout=settings.dropout,
-                          weight_decay=0.0 if settings.dropout else settings.weight_decay,
-                          offset=None if settings.standardize == "none" else offset,
-                          scale=None if settings.standardize == "none" else scale)
-        compile_for_training(net, settings)
-        initial_epoch, best_val_loss, wall_offset = 0, None, 0.0
-    enable_block_steps(net)
-
-    _truncate_csv_log(progress / "log.csv", initial_epoch)
-    wall_time = EpochWallTime(wall_offset)
-    checkpoint = keras.callbacks.ModelCheckpoint(
-        progress / "best.weights.h5", monitor="val_loss", mode="min", save_best_only=True,
-        save_weights_only=True, initial_value_threshold=best_val_loss)
-    state_checkpoint = TrainingStateCheckpoint(state_dir, {
-        "paper_early_stopping": stopping.get_state,
-        "checkpoint": lambda: {"best": None if checkpoint.best in (None, math.inf)
-                               else float(checkpoint.best)},
-    }, elapsed=wall_time.elapsed)
-    if settings.learning_rate_schedule == "per_epoch":
-        lr_decay = keras.callbacks.LearningRateScheduler(
-            lambda epoch: paper.learning_rate_at(epoch * steps_per_epoch, settings.learning_rate,
-                                                 settings.decay_factor,
-                                                 settings.learning_rate_floor))
-    elif settings.learning_rate_schedule != "per_batch":
-        raise ValueError(f"training.learning_rate_schedule: expected per_batch or per_epoch, "
-                         f"got {settings.learning_rate_schedule!r}")
-    callbacks = [lr_decay, momentum, wall_time, RaiseOnNonFiniteLoss(), stopping]
-    if settings.early_stopping_patience:
-        callbacks.append(keras.callbacks.EarlyStopping(
-            "val_loss", patience=settings.early_stopping_patience, mode="min"))
-    if settings.stop_on_threshold:
-        callbacks.append(StopOnThreshold(**settings.stop_on_threshold))
-    callbacks += [checkpoint, keras.callbacks.CSVLogger(progress / "log.csv", append=True),
-                  state_checkpoint]
-
-    if initial_epoch < settings.max_epochs and not (saved or {}).get("finished"):
-        train_ds = epoch_blocks(x_train, y_train, seed=seed, first_epoch=initial_epoch,
-                                last_epoch=settings.max_epochs, batch_size=settings.batch_size,
-                                block_size=block_size)
-        net.fit(train_ds, epochs=settings.max_epochs, initial_epoch=initial_epoch,
-                steps_per_epoch=blocks_per_epoch(n_train, settings.batch_size, block_size),
-                validation_data=(x_valid, y_valid.reshape(-1, 1)),
-                validation_batch_size=settings.validation_batch_size,
-                shuffle=False, callbacks=callbacks, verbose=verbose)
-    # Mark the state finished, so that a rerun after a crash below does not train again.
-    state = TrainingStateCheckpoint.load(state_dir)
-    state["finished"] = True
-    write_json_atomic(state_dir / "state.json", state)
-
-    for name in ("log.csv", "best.weights.h5"):
-        copy_atomic(progress / name, run_dir / name)
-    history = _read_log(run_dir / "log.csv")
-    epochs_trained = len(history["epoch"])
-    final_path = run_dir / "model.keras"
-    net.save(final_path.with_name("model.tmp.keras"))
-    os.replace(final_path.with_name("model.tmp.keras"), final_path)
-
+    trainer = _Trainer(run_dir, splits, settings, fingerprint, verbose)
+    net, stopped_by = trainer.train(
+        lambda: _new_network(model, len(columns), seed, settings, offset, scale), seed)
     steps = int(net.optimizer.iterations.numpy())  # before the best weights replace state
-    net.load_weights(run_dir / "best.weights.h5")
-    scores = net.predict(x_test, batch_size=settings.validation_batch_size, verbose=0).ravel()
-    savez_atomic(run_dir / "test_scores.npz", labels=y_test.astype(np.int8), scores=scores)
+    result = trainer.evaluate(net, evaluated_weights)
 
-    val_losses = history["val_loss"]
+    history = read_log(run_dir / "log.csv")
+    val_losses = [float(r["val_loss"]) for r in history]
     best_epoch = int(np.argmin(val_losses)) if val_losses else None
     metrics = {
         "dataset": spec.name, "model": model, "feature_set": feature_set, "seed": seed,
-        "test_auc": roc_auc(y_test, scores),
-        "test_rows": int(len(y_test)),
-        "epochs_trained": epochs_trained,
+        "test_auc": result["auc"][evaluated_weights],
+        "evaluated_weights": evaluated_weights,
+        "test_auc_final": result["auc"]["final"],
+        "test_auc_best_validation": result["auc"]["best_validation"],
+        "test_rows": int(len(splits["test"][1])),
+        "epochs_trained": len(history),
         "best_epoch": best_epoch + 1 if best_epoch is not None else None,
         "best_val_loss": float(val_losses[best_epoch]) if val_losses else None,
-        # before max_epochs: by the paper's rule, or by an optional EarlyStopping /
-        # StopOnThreshold of the config
-        "stopped_early": epochs_trained < settings.max_epochs,
+        "stopping": {
+            "rule": settings.stopping, "stopped_by": stopped_by, "epochs": len(history),
+            # when each rule stops (or would have stopped) the run, in epochs trained
+            "rule_epochs": {name: (rule.stopped_epoch + 1 if rule.stopped_epoch is not None
+                                   else None) for name, rule in trainer.rules.items()},
+        },
+        # before max_epochs: by the stopping rule or an optional built-in of the config
+        "stopped_early": len(history) < settings.max_epochs,
+        "constant_output": result["constant_output"],
+        "warnings": result["warnings"],
         "final_learning_rate": paper.learning_rate_at(steps, settings.learning_rate,
                                                       settings.decay_factor,
                                                       settings.learning_rate_floor),
         "steps": steps,
         "trainable_parameters": int(sum(np.prod(w.shape) for w in net.trainable_weights)),
-        "wall_time_s": float(history["wall_time"][-1]) if history["wall_time"] else 0.0,
+        "wall_time_s": float(history[-1]["wall_time"]) if history else 0.0,
         "settings": dataclasses.asdict(settings) | {
             "decay_factor": settings.decay_factor,
             "stopping_patience": settings.stopping_patience,
-            "steps_per_execution_used": block_size,
-            "steps_per_epoch": steps_per_epoch},
-        "data": {"tfrecords": str(tfrecord_dir), "splits": manifest["splits"] and
-                 {k: v["range"] for k, v in manifest["splits"].items()}},
+            "steps_per_execution_used": trainer.block_size,
+            "steps_per_epoch": trainer.steps_per_epoch},
+        "data": {"tfrecords": str(tfrecord_dir), "splits": fingerprint["splits"]},
+        "fingerprint_sha256": _sha256_json(fingerprint),
         "versions": _versions(),
     }
     write_json_atomic(run_dir / "metrics.json", metrics)
-    log.info("test AUC %.4f after %d epochs", metrics["test_auc"], epochs_trained)
+    trainer.state.record(finished=True)
+    log.info("test AUC %.4f (%s weights) after %d epochs, stopped by %s",
+             metrics["test_auc"], evaluated_weights, len(history), stopped_by)
     return metrics
 
 
-def _read_log(path: Path) -> dict:
-    import csv
+def _new_network(model, n_features, seed, settings, offset, scale):
+    from .models import paper_model
 
-    history: dict = {"epoch": [], "val_loss": [], "wall_time": []}
-    if not path.exists():
-        return history
-    with open(path) as f:
-        for row in csv.DictReader(f):
-            history["epoch"].append(int(row["epoch"]))
-            history["val_loss"].append(float(row["val_loss"]))
-            history["wall_time"].append(float(row.get("wall_time") or 0.0))
-    return history
+    net = paper_model(model, n_features, seed=seed, width=settings.width,
+                      depth=settings.depth, dropout=settings.dropout,
+                      weight_decay=0.0 if settings.dropout else settings.weight_decay,
+                      offset=None if settings.standardize == "none" else offset,
+                      scale=None if settings.standardize == "none" else scale)
+    return compile_for_training(net, settings)
+
+
+class _Trainer:
+    """The parts of ``train_run`` that own the run folder: resume, fit, evaluate."""
+
+    def __init__(self, run_dir: Path, splits: dict, settings: TrainingSettings,
+                 fingerprint: dict, verbose: int):
+        from .callbacks import TrainingStateCheckpoint
+
+        self.run_dir, self.progress = run_dir, run_dir / PROGRESS_DIR
+        self.splits, self.settings, self.verbose = splits, settings, verbose
+        self.fingerprint = fingerprint
+        n_train = len(splits["train"][1])
+        self.steps_per_epoch = math.ceil(n_train / settings.batch_size)
+        self.block_size = settings.block_size(n_train)
+        self.rules = stopping_rules(settings)
+        self.state = TrainingStateCheckpoint(run_dir / STATE_DIR, fingerprint)
+
+    def _start_afresh(self, reason: str | None) -> None:
+        if reason:
+            log.warning("starting this run afresh: %s", reason)
+        self.state.discard()
+        for name in ("log.csv", "best.weights.h5"):
+            (self.progress / name).unlink(missing_ok=True)
+
+    def _restore(self):
+        """(model or None, completed epochs, wall time so far, saved state or None)."""
+        saved = self.state.load()
+        if saved is None:
+            self._start_afresh(None)
+            return None, 0, 0.0, None
+        done = saved["epochs_completed"]
+        rows = _keep_log_epochs(self.progress / "log.csv", done)
+        losses = [float(r["val_loss"]) for r in rows]
+        action, reason = resume_plan(saved, self.fingerprint, losses,
+                                     self.rules[self.settings.stopping], self.settings)
+        if action == "afresh":
+            self._start_afresh(reason)
+            return None, 0, 0.0, None
+        net = self.state.restore(saved, self.steps_per_epoch)
+        for rule in self.rules.values():
+            rule.replay(losses)
+        log.info("resuming after epoch %d (step %d): %s", done,
+                 int(net.optimizer.iterations.numpy()), reason)
+        return net, done, float(saved.get("wall_time", 0.0)), saved
+
+    def train(self, new_network, seed: int):
+        """Build or restore the network, train it to the end; (model, what stopped it)."""
+        import keras
+
+        from .block_steps import enable_block_steps
+        from .callbacks import (EpochWallTime, MomentumRamp, PerBatchLearningRateDecay,
+                                RaiseOnNonFiniteLoss, StopOnThreshold, TrainSubsetMonitor)
+
+        s = self.settings
+        net, initial_epoch, wall_offset, saved = self._restore()
+        if net is None:
+            net = new_network()
+        enable_block_steps(net)
+        active = self.rules[s.stopping]
+        ended = (saved or {}).get("training_ended") if saved and not fingerprint_differences(
+            saved.get("fingerprint"), self.fingerprint) else None
+        if ended is None and initial_epoch >= s.max_epochs:
+            ended = {"by": "max_epochs"}
+        if ended is None and active.stopped_epoch is not None:
+            ended = {"by": s.stopping}
+        if ended is not None:
+            log.info("training already ended (%s) after %d epochs", ended["by"], initial_epoch)
+            self._copy_progress()
+            return net, ended["by"]
+
+        x_train, y_train = self.splits["train"]
+        x_valid, y_valid = self.splits["valid"]
+        order = make_batch_order(s.batch_order, len(x_train), seed, initial_epoch,
+                                 (saved or {}).get("batch_order"))
+        lr_decay = PerBatchLearningRateDecay(s.learning_rate, s.decay_factor,
+                                             s.learning_rate_floor)
+        if s.learning_rate_schedule == "per_epoch":
+            lr_decay = keras.callbacks.LearningRateScheduler(
+                lambda epoch: paper.learning_rate_at(epoch * self.steps_per_epoch,
+                                                     s.learning_rate, s.decay_factor,
+                                                     s.learning_rate_floor))
+        wall_time = EpochWallTime(wall_offset)
+        callbacks = [lr_decay, MomentumRamp(s.initial_momentum, s.final_momentum,
+                                            s.momentum_saturation_epochs),
+                     wall_time, RaiseOnNonFiniteLoss()]
+        if s.train_monitor_rows:
+            rows = min(s.train_monitor_rows, len(x_train))
+            callbacks.append(TrainSubsetMonitor(x_train[:rows], y_train[:rows].reshape(-1, 1),
+                                                batch_size=s.validation_batch_size))
+        callbacks += list(self.rules.values())
+        optional = {}
+        if s.early_stopping_patience:
+            optional["early_stopping_patience"] = keras.callbacks.EarlyStopping(
+                "val_loss", patience=s.early_stopping_patience, mode="min")
+        if s.stop_on_threshold:
+            optional["stop_on_threshold"] = StopOnThreshold(**s.stop_on_threshold)
+        callbacks += list(optional.values())
+        logged = read_log(self.progress / "log.csv")
+        best = min((float(r["val_loss"]) for r in logged), default=None)
+        self.state.callback_states = {"stopping": active.get_state}
+        self.state.elapsed = wall_time.elapsed
+        self.state.extra_state = lambda epochs: {"batch_order": order.state_before(epochs)}
+        callbacks += [
+            keras.callbacks.ModelCheckpoint(
+                self.progress / "best.weights.h5", monitor="val_loss", mode="min",
+                save_best_only=True, save_weights_only=True, initial_value_threshold=best),
+            keras.callbacks.CSVLogger(self.progress / "log.csv", append=True),
+            self.state]
+
+        train_ds = epoch_blocks(x_train, y_train, order=order, first_epoch=initial_epoch,
+                                last_epoch=s.max_epochs, batch_size=s.batch_size,
+                                block_size=self.block_size)
+        net.fit(train_ds, epochs=s.max_epochs, initial_epoch=initial_epoch,
+                steps_per_epoch=blocks_per_epoch(len(x_train), s.batch_size, self.block_size),
+                validation_data=(x_valid, y_valid.reshape(-1, 1)),
+                validation_batch_size=s.validation_batch_size,
+                shuffle=False, callbacks=callbacks, verbose=self.verbose)
+
+        epochs = len(read_log(self.progress / "log.csv"))
+        stopped_by = "max_epochs"
+        if active.stopped_epoch is not None:
+            stopped_by = s.stopping
+        if "early_stopping_patience" in optional and \
+                optional["early_stopping_patience"].stopped_epoch > 0:
+            stopped_by = "early_stopping_patience"
+        if "stop_on_threshold" in optional and \
+                optional["stop_on_threshold"].stopped_epoch is not None:
+            stopped_by = "stop_on_threshold"
+        self.state.record(training_ended={"by": stopped_by, "epochs": epochs})
+        self._copy_progress()
+        return net, stopped_by
+
+    def _copy_progress(self):
+        for name in ("log.csv", "best.weights.h5"):
+            copy_atomic(self.progress / name, self.run_dir / name)
+
+    def evaluate(self, net, evaluated_weights: str) -> dict:
+        """Save the final model, score the test split with the final and the best
+        validation weights; write ``test_scores.npz`` (``scores``: the evaluated ones)."""
+        from .metrics import roc_auc
+
+        x_test, y_test = self.splits["test"]
+        final_path = self.run_dir / "model.keras"
+        tmp = final_path.with_name("model.tmp.keras")
+        net.save(tmp)
+        tmp.replace(final_path)
+        batch = self.settings.validation_batch_size
+        scores = {"final": net.predict(x_test, batch_size=batch, verbose=0).ravel()}
+        net.load_weights(self.run_dir / "best.weights.h5")
+        scores["best_validation"] = net.predict(x_test, batch_size=batch, verbose=0).ravel()
+        savez_atomic(self.run_dir / "test_scores.npz", labels=y_test.astype(np.int8),
+                     scores=scores[evaluated_weights], scores_final=scores["final"],
+                     scores_best_validation=scores["best_validation"])
+        selected = scores[evaluated_weights]
+        spread = float(np.max(selected) - np.min(selected))
+        constant = spread <= 1e-6
+        warnings = []
+        if constant:
+            warnings.append(
+                f"the network's output is constant on the test split (every score "
+                f"{float(selected[0]):.6g}): it learned nothing, its AUC is meaningless. "
+                f"Check the learning rate and the inputs.")
+            log.warning("!" * 78)
+            log.warning("CONSTANT OUTPUT: %s", warnings[-1])
+            log.warning("!" * 78)
+        return {"auc": {name: roc_auc(y_test, s) for name, s in scores.items()},
+                "constant_output": constant, "warnings": warnings}
+
+
+def _sha256_json(obj) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
 def _versions() -> dict:

@@ -54,3 +54,21 @@ def test_user_settings_win_over_the_preset():
 def test_bad_config_names_the_key(change, message):
     with pytest.raises(ConfigError, match=message):
         load_config(base() | change)
+
+
+def test_schema_and_config_yaml_defaults_equal_the_packages():
+    """The package owns the recipe: every training default the schema or config.yaml
+    shows equals TrainingSettings' (reproduce/schedules.py's constants)."""
+    import dataclasses
+
+    from reproduce.training import TrainingSettings
+
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainingSettings)}
+    shown = {k: v["default"] for k, v in schema["properties"]["training"]["properties"].items()
+             if "default" in v}
+    shown_in_config_yaml = base()["training"]
+    assert shown and shown_in_config_yaml
+    for key, value in (shown | shown_in_config_yaml).items():
+        assert defaults[key] == value, key
+    assert load_config(base())["evaluation"]["weights"] == "final"

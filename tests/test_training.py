@@ -10,10 +10,13 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 HERE = Path(__file__).parent
+# The paper's schedule compressed to 8 epochs of 90 batches (the learning rate must fall
+# with the momentum ramp, or momentum 0.99 at rate 0.05 drives the net to a constant).
 SETTINGS = {"max_epochs": 8, "momentum_saturation_epochs": 4, "patience": 20,
-            "steps_per_execution": 30, "threads": 2}
+            "learning_rate_decay_factor": 1.01, "steps_per_execution": 30, "threads": 2}
 
 
 def train(shards, run_dir, **overrides):
@@ -24,7 +27,7 @@ def train(shards, run_dir, **overrides):
 
 
 def weights(run_dir, name="model.keras"):
-    from reproduce.optimizers import ScheduledMomentumSGD  # noqa: F401  (registers it)
+    import reproduce.keras_objects  # noqa: F401  (registers the package's objects)
 
     return keras.models.load_model(Path(run_dir) / name).get_weights()
 
@@ -51,12 +54,22 @@ def test_outputs_of_a_run(reference_run):
     assert float(rows[-1]["momentum"]) == pytest.approx(0.99)
     steps = 8 * 90  # 8,984 rows in batches of 100
     assert metrics["steps"] == steps
-    assert float(rows[-1]["learning_rate"]) == pytest.approx(0.05 / 1.0000002**steps, rel=1e-6)
+    # the rate at the step counter after epoch 8 (720 steps): 0.05 / 1.01**720
+    assert float(rows[-1]["learning_rate"]) == pytest.approx(0.05 / 1.01**720, rel=1e-5)
     assert metrics["trainable_parameters"] == 279_901
     assert 0.5 < metrics["test_auc"] <= 1.0
     scores = np.load(reference_run / "test_scores.npz")
     assert scores["scores"].shape == (1000,)
     assert metrics["settings"]["steps_per_execution_used"] == 30
+    # the authors' defaults: full budget, final weights, both AUCs recorded
+    assert metrics["stopping"]["rule"] == "authors" == metrics["stopping"]["stopped_by"]
+    assert metrics["evaluated_weights"] == "final"
+    assert np.array_equal(scores["scores"], scores["scores_final"])
+    for name in ("final", "best_validation"):
+        assert metrics[f"test_auc_{name}"] == pytest.approx(
+            roc_auc_score(scores["labels"], scores[f"scores_{name}"]), abs=1e-12)
+    assert metrics["test_auc"] == metrics["test_auc_final"]
+    assert metrics["constant_output"] is False and metrics["warnings"] == []
 
 
 def test_same_seed_gives_bit_identical_weights(sample_shards, reference_run, tmp_path):
@@ -114,3 +127,90 @@ def test_per_epoch_scheduler_and_early_stopping_built_ins(sample_shards, tmp_pat
     val = [float(r["val_loss"]) for r in rows]
     stopped_early = len(rows) < 6
     assert stopped_early == any(val[i + 1] >= min(val[: i + 1]) for i in range(len(val) - 1))
+
+
+def _forward(weights, x):
+    """The paper's network in float64 numpy: tanh hidden layers, sigmoid output."""
+    h = x.astype(np.float64)
+    kernels = weights[0::2]
+    for i, (w, b) in enumerate(zip(weights[0::2], weights[1::2])):
+        h = h @ w.astype(np.float64) + b.astype(np.float64)
+        h = np.tanh(h) if i < len(kernels) - 1 else 1.0 / (1.0 + np.exp(-h))
+    return h.ravel()
+
+
+def _objective(weights, x, y, decay=1e-5):
+    """Cross-entropy (Keras clips p to [1e-7, 1 - 1e-7]) plus decay * sum(W^2) over kernels."""
+    p = np.clip(_forward(weights, x), 1e-7, 1 - 1e-7)
+    cross_entropy = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+    return cross_entropy + decay * sum(np.sum(w.astype(np.float64) ** 2)
+                                       for w in weights[0::2])
+
+
+def test_val_loss_and_train_monitor_are_the_whole_cost_by_hand(reference_run, sample_array):
+    """Keras's val_loss is Pylearn2's valid_objective: cross-entropy plus the weight-decay
+    term on the validation split; train_monitor_loss the same on the first training rows,
+    both with the epoch's final weights (model.keras holds those of the last epoch)."""
+    w = weights(reference_run)
+    last = log_rows(reference_run)[-1]
+    valid, train = sample_array[8984:9984], sample_array[:8984]
+    assert float(last["val_loss"]) == pytest.approx(
+        _objective(w, valid[:, 1:], valid[:, 0]), rel=2e-5)
+    assert float(last["train_monitor_loss"]) == pytest.approx(
+        _objective(w, train[:, 1:], train[:, 0]), rel=2e-5)
+    # and not the cross-entropy alone: the decay term is ~1e-5 * sum(W^2), well above 2e-5
+    penalty = 1e-5 * sum(np.sum(k.astype(np.float64) ** 2) for k in w[0::2])
+    assert penalty > 1e-3 * float(last["val_loss"])
+
+
+def test_changed_cap_extends_changed_rate_starts_afresh(sample_shards, reference_run, tmp_path):
+    """A finished run rerun with a larger max_epochs continues its epochs (same weights as
+    a run trained straight to the new cap); a rerun with another learning rate starts
+    afresh and says so."""
+    proc = train(sample_shards, tmp_path, max_epochs=3)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-3000:]
+    assert json.loads((tmp_path / "metrics.json").read_text())["epochs_trained"] == 3
+    proc = train(sample_shards, tmp_path)  # max_epochs 8, as the reference
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=600) == 0, err[-3000:]
+    assert "only settings.max_epochs changed" in err
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["epochs_trained"] == 8 and metrics["settings"]["max_epochs"] == 8
+    assert [int(r["epoch"]) for r in log_rows(tmp_path)] == list(range(8))
+    for a, b in zip(weights(reference_run), weights(tmp_path)):
+        assert np.array_equal(a, b)
+
+    proc = train(sample_shards, tmp_path, learning_rate=0.01, max_epochs=2)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=600) == 0, err[-3000:]
+    assert "starting this run afresh" in err and "settings.learning_rate" in err
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["epochs_trained"] == 2 and metrics["steps"] == 2 * 90
+    assert metrics["settings"]["learning_rate"] == 0.01
+    assert float(log_rows(tmp_path)[0]["learning_rate"]) < 0.01
+
+
+def test_constant_output_is_flagged(sample_shards, tmp_path):
+    proc = train(sample_shards, tmp_path, learning_rate=50.0, max_epochs=2, model="shallow")
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=600) == 0, err[-3000:]
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["constant_output"] is True
+    assert metrics["test_auc"] == 0.5
+    assert any("constant" in w for w in metrics["warnings"])
+    assert "CONSTANT OUTPUT" in err
+
+
+def test_readme_recipe_loads_a_trained_model(reference_run, tmp_path):
+    """The README's code for loading model.keras, run as written in a fresh interpreter."""
+    readme = (HERE.parent / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in readme.split("```python\n")[1:]]
+    recipe = next(b for b in blocks if "keras.models.load_model" in b)
+    path = tmp_path / "results/HIGGS/runs/deep-complete-seed1/model.keras"
+    path.parent.mkdir(parents=True)
+    path.write_bytes((reference_run / "model.keras").read_bytes())
+    code = recipe + "\nprint(model.count_params())\n"
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                         text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[-1] == "279901"

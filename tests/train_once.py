@@ -1,11 +1,13 @@
 """Run one training in a fresh process (used by the determinism and kill/resume tests)."""
 
 import json
+import logging
 import sys
 
 from reproduce.datasets import get_dataset
 from reproduce.training import TrainingSettings, train_run
 
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 tfrecords, run_dir, settings = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
 spec = get_dataset("HIGGS", {"rows": 10984, "splits": {
     "train": [0, 8984], "valid": [8984, 9984], "test": [9984, 10984]}})

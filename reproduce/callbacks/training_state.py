@@ -1,4 +1,4 @@
-"""Save everything a resumed run needs after every epoch, atomically."""
+"""Save everything a resumed run needs after every epoch, atomically; restore it safely."""
 
 from __future__ import annotations
 
@@ -12,49 +12,120 @@ import keras
 from ..atomic_files import write_json_atomic
 
 
-class TrainingStateCheckpoint(keras.callbacks.Callback):
-    """After each epoch, write ``<directory>/model.keras`` and ``state.json`` atomically.
+class CorruptStateError(RuntimeError):
+    """A saved training state that cannot be resumed; the message says what to do."""
 
-    ``model.keras`` holds the weights and the optimizer's state (step counter, momentum,
-    velocities); ``state.json`` holds the number of completed epochs, the wall time so far
-    and the state of the stateful callbacks. The files are written to ``<directory>.tmp``
-    and swapped in with renames, so a kill at any moment leaves either the previous epoch's
-    complete state or this one's (``recover`` finishes an interrupted swap).
+
+class TrainingStateCheckpoint(keras.callbacks.Callback):
+    """Own a run's saved state: write it after each epoch, check and restore it on resume.
+
+    After each epoch it writes ``<directory>/model.keras`` (weights and the optimizer's
+    state: step counter, momentum, velocities) and ``state.json`` (the completed epochs,
+    the optimizer steps, the wall time so far, the run's ``fingerprint`` and the state of
+    the stateful callbacks). The files are written to ``<directory>.tmp`` and swapped in
+    with renames, so a kill at any moment leaves either the previous epoch's complete state
+    or this one's. Like Keras's ``BackupAndRestore``, this one object both saves and
+    restores: ``load`` finishes an interrupted swap and checks what it reads, ``restore``
+    loads the model and checks the optimizer's step counter against the completed epochs,
+    ``record`` adds facts to ``state.json`` (how training ended, that the run finished).
+
+    The ``fingerprint`` (a JSON-able dict of every setting and input that changes the
+    numbers) is stored with the state; the caller compares it before resuming, so a state
+    is never reused for a run it did not come from.
 
     Args:
         directory: where the state lives (``pathlib.Path`` or str).
+        fingerprint: dict stored with every save.
         callback_states: ``{name: zero-argument function returning a JSON-able dict}``,
             called at the end of every epoch (e.g. ``stopper.get_state``).
         elapsed: zero-argument function returning the wall time so far, in seconds.
+        extra_state: function of the completed epochs returning more JSON-able fields
+            for ``state.json`` (e.g. the minibatch order's generator state), or None.
 
     Example:
 
-    >>> state = TrainingStateCheckpoint("run/state", {"stop": stopper.get_state},
-    ...                                 elapsed=wall_time.elapsed)
+    >>> state = TrainingStateCheckpoint("run/state", {"model": "deep", "seed": 1},
+    ...                                 {"stop": stopper.get_state}, wall_time.elapsed)
     >>> model.fit(x, y, epochs=100, callbacks=[stopper, wall_time, state])
     >>> TrainingStateCheckpoint.load("run/state")["epochs_completed"]
     """
 
-    def __init__(self, directory, callback_states: dict | None = None, elapsed=None):
+    def __init__(self, directory, fingerprint: dict | None = None,
+                 callback_states: dict | None = None, elapsed=None, extra_state=None):
         super().__init__()
         self.directory = Path(directory)
+        self.fingerprint = fingerprint or {}
         self.callback_states = dict(callback_states or {})
         self.elapsed = elapsed or (lambda: 0.0)
+        self.extra_state = extra_state or (lambda epochs_completed: {})
 
-    @staticmethod
-    def recover(directory) -> None:
-        """Finish a swap a kill interrupted: the complete state is then in ``.old``."""
-        directory = Path(directory)
-        old = directory.with_name(directory.name + ".old")
-        if not directory.exists() and old.exists():
-            os.replace(old, directory)
-        shutil.rmtree(directory.with_name(directory.name + ".tmp"), ignore_errors=True)
+    def _corrupt(self, what: str) -> CorruptStateError:
+        return CorruptStateError(
+            f"{self.directory}: the saved training state cannot be resumed: {what}. "
+            f"Delete the folder {self.directory} (and {self.directory.parent / 'progress'}) "
+            f"to start this run afresh.")
 
-    @staticmethod
-    def load(directory) -> dict | None:
-        """The saved ``state.json`` as a dict, or None if there is no saved state."""
-        path = Path(directory) / "state.json"
-        return json.loads(path.read_text()) if path.exists() else None
+    def load(self) -> dict | None:
+        """The saved ``state.json`` as a dict, checked; None if there is no saved state.
+
+        Finishes a swap that a kill interrupted (the complete state is then in ``.old``).
+        Raises CorruptStateError naming the folder when the state cannot be read.
+        """
+        old = self.directory.with_name(self.directory.name + ".old")
+        if not self.directory.exists() and old.exists():
+            os.replace(old, self.directory)
+        shutil.rmtree(self.directory.with_name(self.directory.name + ".tmp"),
+                      ignore_errors=True)
+        if not self.directory.exists():
+            return None
+        path = self.directory / "state.json"
+        if not path.exists():
+            raise self._corrupt("state.json is missing")
+        try:
+            state = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise self._corrupt(f"state.json is not valid JSON ({exc})") from None
+        if not isinstance(state, dict) or not isinstance(state.get("epochs_completed"), int) \
+                or state["epochs_completed"] < 1:
+            raise self._corrupt("state.json has no positive integer 'epochs_completed'")
+        if not (self.directory / "model.keras").exists():
+            raise self._corrupt("model.keras is missing")
+        return state
+
+    def restore(self, state: dict, steps_per_epoch: int) -> keras.Model:
+        """Load the saved model (with its optimizer) and check its step counter.
+
+        Args:
+            state: what ``load`` returned.
+            steps_per_epoch: optimizer steps in one epoch of this run.
+        """
+        from .. import keras_objects  # noqa: F401  (registers the package's objects)
+
+        try:
+            model = keras.models.load_model(self.directory / "model.keras")
+        except Exception as exc:  # noqa: BLE001  (Keras raises many types for bad files)
+            raise self._corrupt(f"model.keras cannot be loaded ({type(exc).__name__}: "
+                                f"{str(exc)[:200]})") from None
+        steps = int(model.optimizer.iterations.numpy())
+        expected = state["epochs_completed"] * steps_per_epoch
+        if steps != expected or state.get("steps", steps) != steps:
+            raise self._corrupt(
+                f"state.json says {state['epochs_completed']} epochs were completed, which "
+                f"is {expected:,} optimizer steps, but the saved optimizer has taken "
+                f"{steps:,}")
+        return model
+
+    def record(self, **fields) -> None:
+        """Add ``fields`` to the saved ``state.json`` (atomically)."""
+        path = self.directory / "state.json"
+        state = json.loads(path.read_text())
+        write_json_atomic(path, state | fields)
+
+    def discard(self) -> None:
+        """Delete the saved state (a run that starts afresh)."""
+        for suffix in ("", ".tmp", ".old"):
+            shutil.rmtree(self.directory.with_name(self.directory.name + suffix),
+                          ignore_errors=True)
 
     def on_epoch_end(self, epoch, logs=None):
         tmp = self.directory.with_name(self.directory.name + ".tmp")
@@ -62,9 +133,11 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self.model.save(tmp / "model.keras")
-        state = {"epochs_completed": epoch + 1, "wall_time": self.elapsed(),
+        state = {"epochs_completed": epoch + 1,
+                 "steps": int(self.model.optimizer.iterations.numpy()),
+                 "wall_time": self.elapsed(), "fingerprint": self.fingerprint,
                  "callbacks": {name: get() for name, get in self.callback_states.items()}}
-        write_json_atomic(tmp / "state.json", state)
+        write_json_atomic(tmp / "state.json", state | self.extra_state(epoch + 1))
         shutil.rmtree(old, ignore_errors=True)
         if self.directory.exists():
             os.replace(self.directory, old)

@@ -25,4 +25,5 @@ with gpu_slot(count_gpus(snakemake.params.gpus), snakemake.params.gpu_lock_dir) 
         feature_set=w.features,
         seed=int(w.seed),
         settings=settings,
+        evaluated_weights=snakemake.params.evaluated_weights,
     )

@@ -1,0 +1,43 @@
+"""The "train" monitoring channel of the authors' code: a fixed subset, final weights."""
+
+from __future__ import annotations
+
+import keras
+
+
+class TrainSubsetMonitor(keras.callbacks.Callback):
+    """After each epoch, evaluate the model's compiled loss and metrics on fixed rows.
+
+    Keras's ``loss`` and ``auc`` in the epoch logs are running means over the epoch's
+    minibatches, computed with weights that change during the epoch. The authors' Pylearn2
+    scripts monitored "train" differently: the cost on the first 100,000 training rows,
+    evaluated after each epoch with the epoch's final weights (``dataset_train_monitor``,
+    ``start=0, stop=100000``). This callback adds that quantity to the logs as
+    ``<prefix>loss``, ``<prefix><metric>`` (by default ``train_monitor_loss``,
+    ``train_monitor_auc``), before the CSV logger writes them. The loss is the whole
+    compiled cost, with the weight-decay term, like Pylearn2's ``train_objective``.
+
+    Args:
+        x: the rows to evaluate (array).
+        y: their labels (array).
+        prefix: prefix of the log keys (str, default "train_monitor_").
+        batch_size: evaluation batch size (int, default 10,000); it does not change the
+            value beyond float rounding.
+
+    Example:
+
+    >>> monitor = TrainSubsetMonitor(x_train[:100_000], y_train[:100_000])
+    >>> model.fit(x_train, y_train, epochs=5, callbacks=[monitor, keras.callbacks.CSVLogger("log.csv")])
+    """
+
+    def __init__(self, x, y, prefix: str = "train_monitor_", batch_size: int = 10_000):
+        super().__init__()
+        self.x, self.y = x, y
+        self.prefix = prefix
+        self.batch_size = int(batch_size)
+
+    def on_epoch_end(self, epoch, logs=None):
+        results = self.model.evaluate(self.x, self.y, batch_size=self.batch_size, verbose=0,
+                                      return_dict=True)
+        if logs is not None:
+            logs.update({self.prefix + name: float(value) for name, value in results.items()})
