@@ -31,9 +31,10 @@ folds, paired per fold), epochs trained and the median wall time per training.
         [--set max_epochs=100 --set momentum_saturation_epochs=20 ...]
 
 ``--set`` overrides training keys on top of the preset (to compare a candidate before it
-goes into the preset). ``--stopping authors`` trains the full ``max_epochs``: with a package
-that has ``training.stopping`` it sets it; with one that has not yet, it sets the patience
-of the paper's rule above ``max_epochs`` (the same thing: the rule never fires).
+goes into the preset), e.g. ``--set stopping=paper_text``; ``--weights`` the evaluated
+weights (default: the config's ``evaluation.weights``). The per-batch learning-rate factor
+is rescaled per fold so that a fold's epoch (fewer training rows than the preset's) decays
+the rate as much as the preset's epoch does (``--decay-per batch`` turns this off).
 """
 
 from __future__ import annotations
@@ -111,11 +112,38 @@ def sklearn_reference(x_train, y_train, x_test, seed: int) -> tuple[np.ndarray, 
     return scores, time.perf_counter() - t0
 
 
+def sklearn_reference_validation(x_train, y_train, x_valid, y_valid, x_test, seed: int,
+                                 max_epochs: int = 200, patience: int = 10):
+    """The same MLP trained epoch by epoch (``partial_fit``: one pass, Adam state kept), the
+    epoch chosen by the log-loss on the package's validation block (the rows the package
+    monitors): test scores of the epoch of lowest validation loss, stop after ``patience``
+    epochs without a new lowest."""
+    from sklearn.metrics import log_loss
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    t0 = time.perf_counter()
+    scaler = StandardScaler().fit(x_train)
+    x_train, x_valid, x_test = (scaler.transform(x) for x in (x_train, x_valid, x_test))
+    mlp = MLPClassifier(hidden_layer_sizes=(300,), activation="tanh", solver="adam",
+                        alpha=1e-4, batch_size=200, learning_rate_init=1e-3,
+                        random_state=seed)
+    best, best_epoch, scores = np.inf, 0, None
+    for epoch in range(max_epochs):
+        mlp.partial_fit(x_train, y_train, classes=[0.0, 1.0])
+        loss = log_loss(y_valid, mlp.predict_proba(x_valid)[:, 1])
+        if loss < best:
+            best, best_epoch, scores = loss, epoch, mlp.predict_proba(x_test)[:, 1]
+        elif epoch - best_epoch >= patience:
+            break
+    return scores, best_epoch + 1, time.perf_counter() - t0
+
+
 def package_scores(run_dir: Path, x_test: np.ndarray) -> dict:
     """Test scores of the final weights (model.keras) and of the best-validation checkpoint."""
     import keras
 
-    from reproduce import optimizers  # noqa: F401  (registers ScheduledMomentumSGD)
+    import reproduce.keras_objects  # noqa: F401  (registers the package's Keras objects)
 
     net = keras.models.load_model(run_dir / "model.keras")
     final = net.predict(x_test, batch_size=10_000, verbose=0).ravel()
@@ -136,8 +164,8 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="training key on top of the preset (repeatable)")
-    parser.add_argument("--stopping", choices=["preset", "authors"], default="preset",
-                        help="authors: train the full max_epochs (see the module docstring)")
+    parser.add_argument("--weights", choices=["final", "best_validation"], default=None,
+                        help="evaluated weights (default: the config's evaluation.weights)")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--only-folds", default=None,
                         help="comma-separated 0-based folds to run (default: all)")
@@ -172,21 +200,18 @@ def main(argv=None) -> int:
         overrides[key] = parse_value(value)
     training, config = preset_training(args.preset, overrides)
     fields = {f.name for f in dataclasses.fields(TrainingSettings)}
-    if args.stopping == "authors":
-        if "stopping" in fields:
-            training["stopping"] = "authors"
-        else:
-            training["patience"] = training["max_epochs"] + 1
     settings = TrainingSettings.from_dict(
         {k: v for k, v in training.items() if k in fields} | {"threads": args.threads})
     ignored = sorted(set(training) - fields)
-    evaluation_weights = config.get("evaluation", {}).get("weights", "best_validation")
+    evaluation_weights = args.weights or config["evaluation"]["weights"]
     label = args.label or args.preset
-    print(f"# {label}: preset {args.preset}, overrides {overrides}, stopping {args.stopping}, "
-          f"threads {args.threads}, seed {args.seed}")
-    print(f"# training settings: max_epochs {settings.max_epochs}, decay "
+    print(f"# {label}: preset {args.preset}, overrides {overrides}, threads {args.threads}, "
+          f"seed {args.seed}, evaluated weights {evaluation_weights}")
+    print(f"# training settings: max_epochs {settings.max_epochs}, stopping "
+          f"{settings.stopping}, batch order {settings.batch_order}, decay "
           f"{settings.learning_rate_decay_factor}, momentum ramp "
-          f"{settings.momentum_saturation_epochs} epochs, patience {settings.patience}"
+          f"{settings.momentum_saturation_epochs} epochs, patience {settings.patience}, "
+          f"standardize {settings.standardize}"
           + (f"; not training keys: {ignored}" if ignored else ""))
     sys.stdout.flush()
 
@@ -230,23 +255,33 @@ def main(argv=None) -> int:
               f"{fold_settings.learning_rate_decay_factor:.7f} ({math.ceil(n_train / 100)} "
               f"batches/epoch; the preset's epoch has {preset_batches})", flush=True)
         train_rows, test_rows = order[:n_train], order[n_rows - n_test:]
+        valid_rows = order[n_train:n_train + args.valid_rows]
         y_train, y_test = table[train_rows, 0], table[test_rows, 0]
+        y_valid = table[valid_rows, 0]
         for feature_set in feature_sets:
             columns = [1 + i for i in base_spec.feature_indices(feature_set)]
             x_train, x_test = table[train_rows][:, columns], table[test_rows][:, columns]
-            reference = None
+            x_valid = table[valid_rows][:, columns]
+            reference = {"auc": None, "wall_s": None, "auc_valid": None, "epoch_valid": None}
             if not args.no_sklearn:
                 with threadpool_limits(args.threads):
                     scores, seconds = sklearn_reference(x_train, y_train, x_test, args.seed)
-                reference = {"auc": roc_auc_score(y_test, scores), "wall_s": seconds}
+                    scores_v, epoch_v, seconds_v = sklearn_reference_validation(
+                        x_train, y_train, x_valid, y_valid, x_test, args.seed)
+                reference = {"auc": roc_auc_score(y_test, scores), "wall_s": seconds,
+                             "auc_valid": roc_auc_score(y_test, scores_v),
+                             "epoch_valid": epoch_v}
                 print(f"fold {k} sklearn MLP {feature_set}: AUC {reference['auc']:.4f} "
-                      f"({seconds:.1f} s)", flush=True)
+                      f"(early_stopping, {seconds:.1f} s), {reference['auc_valid']:.4f} "
+                      f"(epoch {epoch_v} chosen on the validation block, {seconds_v:.1f} s)",
+                      flush=True)
             for model in models:
                 run_dir = fold_dir / "runs" / label / f"{model}-{feature_set}-seed{args.seed}"
                 t0, cpu0 = time.perf_counter(), time.process_time()
                 metrics = train_run(shards, run_dir, spec=spec, model=model,
                                     feature_set=feature_set, seed=args.seed,
-                                    settings=fold_settings, verbose=0)
+                                    settings=fold_settings,
+                                    evaluated_weights=evaluation_weights, verbose=0)
                 wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
                 epoch_ends = np.loadtxt(run_dir / "log.csv", delimiter=",", skiprows=1,
                                         usecols=-1, ndmin=1)
@@ -257,7 +292,7 @@ def main(argv=None) -> int:
                 by_weights = package_scores(run_dir, x_test)
                 row = {
                     "label": label, "preset": args.preset, "overrides": overrides,
-                    "stopping": args.stopping, "fold": k, "folds": args.folds,
+                    "stopping": settings.stopping, "fold": k, "folds": args.folds,
                     "train_rows": n_train, "valid_rows": args.valid_rows,
                     "test_rows": n_test, "model": model, "feature_set": feature_set,
                     "seed": args.seed, "threads": args.threads,
@@ -271,9 +306,16 @@ def main(argv=None) -> int:
                     "first_epoch_s": float(epoch_ends[0]),
                     "median_epoch_s": float(np.median(np.diff(epoch_ends)))
                     if len(epoch_ends) > 1 else None,
-                    "sklearn_auc": reference and reference["auc"],
-                    "sklearn_wall_s": reference and reference["wall_s"],
+                    "sklearn_auc": reference["auc"],
+                    "sklearn_wall_s": reference["wall_s"],
+                    "sklearn_valid_auc": reference["auc_valid"],
+                    "sklearn_valid_epoch": reference["epoch_valid"],
                 }
+                evaluated = row[f"auc_{evaluation_weights}"]
+                if abs(row["auc_written"] - evaluated) > 1e-6:
+                    raise AssertionError(f"fold {k}: test_scores.npz gives AUC "
+                                         f"{row['auc_written']:.6f}, the {evaluation_weights} "
+                                         f"weights {evaluated:.6f}")
                 rows.append(row)
                 print(f"fold {k} {MODEL_LABELS[model]} {feature_set}: AUC written "
                       f"{row['auc_written']:.4f}, final {row['auc_final']:.4f}, best-valid "
@@ -289,29 +331,45 @@ def main(argv=None) -> int:
 
 
 def print_table(rows: list[dict]) -> None:
-    """One line per (configuration, model, feature set): means (std) over folds."""
+    """One line per (configuration, model, feature set): means (std) over folds; the
+    differences are paired per fold (package - reference on the same test rows)."""
+    def diff(group, key, ref):
+        d = [r[key] - r[ref] for r in group if r.get(ref) is not None]
+        return f"{statistics.mean(d):+.3f} [{min(d):+.3f}, {max(d):+.3f}]" if d else "-"
+
+    def refs(group, ref):
+        values = [r[ref] for r in group if r.get(ref) is not None]
+        return mean_std(values) if values else "-"
+
     print()
-    print("| config | model | features | folds | package AUC (written) | final weights | "
-          "best-valid weights | sklearn MLP AUC | written - sklearn: mean [min, max] | "
-          "epochs (median) | wall s / training (median) | CPU s / training (median) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| config | model | features | folds | package, final weights | package, "
+          "best-valid weights | sklearn MLP (early_stopping) | sklearn MLP (epoch by valid) | "
+          "final - sklearn ES: mean [min, max] | final - sklearn valid | epochs | "
+          "wall s / training | CPU s / training |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    # The references are deterministic per (fold, feature set, seed): a configuration run
+    # with --no-sklearn borrows them from another configuration's rows.
+    references = {(r["folds"], r["fold"], r["feature_set"], r["seed"], r["valid_rows"]): r
+                  for r in rows if r.get("sklearn_valid_auc") is not None}
+    for row in rows:
+        ref = references.get((row["folds"], row["fold"], row["feature_set"], row["seed"],
+                              row["valid_rows"]))
+        if ref is not None and row.get("sklearn_valid_auc") is None:
+            row.update({key: ref[key] for key in ("sklearn_auc", "sklearn_valid_auc")})
     groups: dict = {}
     for row in rows:
         groups.setdefault((row["label"], row["model"], row["feature_set"]), []).append(row)
     for (label, model, feature_set), group in groups.items():
-        refs = [r["sklearn_auc"] for r in group if r["sklearn_auc"] is not None]
-        diffs = [r["auc_written"] - r["sklearn_auc"] for r in group
-                 if r["sklearn_auc"] is not None]
-        diff = (f"{statistics.mean(diffs):+.3f} [{min(diffs):+.3f}, {max(diffs):+.3f}]"
-                if diffs else "-")
         print(f"| {label} | {MODEL_LABELS[model]} | {feature_set} | {len(group)} | "
-              f"{mean_std(r['auc_written'] for r in group)} | "
               f"{mean_std(r['auc_final'] for r in group)} | "
               f"{mean_std(r['auc_best_validation'] for r in group)} | "
-              f"{mean_std(refs) if refs else '-'} | {diff} | "
+              f"{refs(group, 'sklearn_auc')} | {refs(group, 'sklearn_valid_auc')} | "
+              f"{diff(group, 'auc_final', 'sklearn_auc')} | "
+              f"{diff(group, 'auc_final', 'sklearn_valid_auc')} | "
               f"{statistics.median(r['epochs'] for r in group):.0f} | "
               f"{statistics.median(r['wall_s'] for r in group):.1f} | "
               f"{statistics.median(r['cpu_s'] for r in group):.1f} |")
+    print("(mean (std) over folds; wall and CPU: medians)")
 
 
 def table_from_json(path: Path) -> None:

@@ -23,7 +23,33 @@ def test_default_is_the_paper_reproduction():
 def test_presets_apply():
     config = load_config(base() | {"preset": "demo"}, base=base())
     assert config["dataset_overrides"]["HIGGS"]["rows"] == 10984
-    assert config["training"]["max_epochs"] == 40
+    assert config["training"]["max_epochs"] == 50
+
+
+@pytest.mark.parametrize("preset", ["demo", "smoke"])
+def test_presets_compress_the_authors_run_uniformly(preset):
+    """The presets' schedules (README, "The demo"): the preset's max_epochs stand for the
+    authors' run (config.yaml's max_epochs), compressed uniformly: the momentum ramp keeps
+    its fraction of the run (at least one epoch) and the per-epoch learning-rate decay is
+    the paper's raised to the compression, for the preset's batches per epoch."""
+    import math
+
+    from reproduce import schedules
+    from reproduce.datasets import get_dataset
+
+    authors = load_config(base())["training"]
+    config = load_config(base() | {"preset": preset}, base=base())
+    training = config["training"]
+    compression = authors["max_epochs"] / training["max_epochs"]
+    assert training["momentum_saturation_epochs"] == max(
+        1, round(schedules.MOMENTUM_SATURATION_EPOCHS / compression))
+    start, end = get_dataset("HIGGS").splits["train"]
+    paper_per_epoch = (end - start) / schedules.BATCH_SIZE * math.log(
+        schedules.LEARNING_RATE_DECAY_FACTOR)  # 100,000 batches: e**0.02 per epoch
+    start, end = get_dataset("HIGGS", config["dataset_overrides"]["HIGGS"]).splits["train"]
+    batches = math.ceil((end - start) / schedules.BATCH_SIZE)
+    assert training["learning_rate_decay_factor"] == pytest.approx(
+        math.exp(paper_per_epoch * compression / batches), rel=1e-7)
 
 
 def test_user_settings_win_over_the_preset():
