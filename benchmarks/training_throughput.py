@@ -49,6 +49,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from reproduce.batch_order import make_batch_order  # noqa: E402
 from reproduce.block_steps import enable_block_steps  # noqa: E402
 from reproduce.callbacks import MomentumRamp, PerBatchLearningRateDecay  # noqa: E402
 from reproduce.models import paper_model  # noqa: E402
@@ -129,7 +130,10 @@ def throughput(kind: str, model: str, x, y, epochs: int,
         return epochs * len(x) / sum(clock.epoch_seconds), clock.seconds
     enable_block_steps(compile_for_training(net, settings))
     block = settings.block_size(len(x))
-    ds = epoch_blocks(x, y, seed=1, first_epoch=0, last_epoch=epochs + 1,
+    # the default minibatch order of train_run (Pylearn2's shared stream: a numpy shuffle
+    # per epoch, drawn while the previous epoch trains)
+    order = make_batch_order(settings.batch_order, len(x), seed=1)
+    ds = epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=epochs + 1,
                       batch_size=settings.batch_size, block_size=block)
     steps = blocks_per_epoch(len(x), settings.batch_size, block)
     callbacks = [PerBatchLearningRateDecay(), MomentumRamp()]

@@ -54,6 +54,8 @@ NON_NUMERIC_KEYS = ("steps_per_execution", "threads")
 class TrainingSettings:
     """Every knob of a training run. Defaults are the paper's (see ``reproduce.schedules``).
 
+    ``momentum_ramp``: "pylearn2" (the ramp as the authors' code applied it, one epoch
+    ahead of the text: ``callbacks.MomentumRamp(offset=1)``) or "paper_text".
     ``max_epochs``: hard cap (the authors' deep runs went to about 1000). ``stopping``:
     "authors" (train all ``max_epochs``: the authors' instruction for the paper's results),
     "pylearn2" (the released code's criterion as Pylearn2 ran it,
@@ -84,6 +86,7 @@ class TrainingSettings:
     initial_momentum: float = paper.INITIAL_MOMENTUM
     final_momentum: float = paper.FINAL_MOMENTUM
     momentum_saturation_epochs: int = paper.MOMENTUM_SATURATION_EPOCHS
+    momentum_ramp: str = "pylearn2"
     weight_decay: float = paper.WEIGHT_DECAY
     min_relative_improvement: float = paper.MIN_RELATIVE_IMPROVEMENT
     patience: int = paper.PATIENCE
@@ -103,6 +106,7 @@ class TrainingSettings:
 
     def __post_init__(self):
         for key, allowed in (("stopping", STOPPING_RULES), ("batch_order", BATCH_ORDERS),
+                             ("momentum_ramp", ("pylearn2", "paper_text")),
                              ("learning_rate_schedule", ("per_batch", "per_epoch")),
                              ("standardize", ("none", "paper"))):
             if getattr(self, key) not in allowed:
@@ -527,7 +531,8 @@ class _Trainer:
                                                      s.learning_rate_floor))
         wall_time = EpochWallTime(wall_offset)
         callbacks = [lr_decay, MomentumRamp(s.initial_momentum, s.final_momentum,
-                                            s.momentum_saturation_epochs),
+                                            s.momentum_saturation_epochs,
+                                            offset=1 if s.momentum_ramp == "pylearn2" else 0),
                      wall_time, RaiseOnNonFiniteLoss()]
         if s.train_monitor_rows:
             rows = min(s.train_monitor_rows, len(x_train))

@@ -85,6 +85,35 @@ def test_rates_and_momentum_logged_per_epoch():
         [0.05 / 1.1**4, 0.05 / 1.1**8, 0.05 / 1.1**12], rel=1e-6)
 
 
+def pylearn2_momentum_per_epoch(init, final, saturate, epochs):
+    """Pylearn2's MomentumAdjustor(start=0) as Train.main_loop drives it: on_monitor runs
+    once before training and after every epoch, each call counting one and setting
+    momentum = init * (1 - a) + a * final with a = clip(count / saturate, 0, 1)."""
+    count, applied = 0, []
+
+    def on_monitor():
+        nonlocal count
+        count += 1
+        a = min(max(count / saturate, 0.0), 1.0)
+        return init * (1.0 - a) + a * final
+
+    momentum = on_monitor()  # before the first epoch
+    for _ in range(epochs):
+        applied.append(momentum)  # this epoch trains with it
+        momentum = on_monitor()
+    return applied
+
+
+def test_momentum_ramp_as_pylearn2_applied_it():
+    model = linear_model(2)
+    model.compile(ScheduledMomentumSGD(0.05), "mse")
+    history = model.fit(np.zeros((20, 2)), np.zeros((20, 1)), batch_size=5, epochs=6,
+                        verbose=0, callbacks=[MomentumRamp(0.9, 0.99, 4, offset=1)])
+    expected = pylearn2_momentum_per_epoch(0.9, 0.99, 4, 6)
+    assert history.history["momentum"] == pytest.approx(expected)
+    assert expected[:4] == pytest.approx([0.9225, 0.945, 0.9675, 0.99])
+
+
 class FeedValLoss(keras.callbacks.Callback):
     """Puts a scripted val_loss into the epoch logs (for the stopping rule)."""
 

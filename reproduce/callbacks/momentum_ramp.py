@@ -11,7 +11,11 @@ class MomentumRamp(keras.callbacks.Callback):
     """Raise momentum linearly from ``initial`` to ``final`` over ``saturation_epochs``.
 
     During epoch ``e`` (0-based) the momentum is
-    ``initial + (final - initial) * min(e / saturation_epochs, 1)``.
+    ``initial + (final - initial) * min((e + offset) / saturation_epochs, 1)``.
+    ``offset=0`` is the Methods text (``initial`` in the first epoch); ``offset=1`` is how
+    the authors' Pylearn2 code applied it: ``MomentumAdjustor.on_monitor`` also runs once
+    before the first epoch, so its count is already 1 when epoch 0 trains and the ramp
+    saturates one epoch earlier.
 
     Keras 3's ``SGD`` bakes its momentum into the traced train step as a Python float, so
     assigning ``optimizer.momentum`` from a callback silently changes nothing. This callback
@@ -23,6 +27,8 @@ class MomentumRamp(keras.callbacks.Callback):
         initial: momentum of epoch 0 (float, default 0.9).
         final: momentum from epoch ``saturation_epochs`` on (float, default 0.99).
         saturation_epochs: epochs over which the ramp rises (int, default 200).
+        offset: ramp steps already taken when epoch 0 trains (int, default 0; 1 as
+            Pylearn2 ran it).
 
     Example:
 
@@ -36,10 +42,11 @@ class MomentumRamp(keras.callbacks.Callback):
     """
 
     def __init__(self, initial: float = INITIAL_MOMENTUM, final: float = FINAL_MOMENTUM,
-                 saturation_epochs: int = MOMENTUM_SATURATION_EPOCHS):
+                 saturation_epochs: int = MOMENTUM_SATURATION_EPOCHS, offset: int = 0):
         super().__init__()
         self.initial, self.final = float(initial), float(final)
         self.saturation_epochs = int(saturation_epochs)
+        self.offset = int(offset)
         self._applied = None
 
     def on_train_begin(self, logs=None):
@@ -53,7 +60,8 @@ class MomentumRamp(keras.callbacks.Callback):
             )
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._applied = momentum_at(epoch, self.initial, self.final, self.saturation_epochs)
+        self._applied = momentum_at(epoch + self.offset, self.initial, self.final,
+                                    self.saturation_epochs)
         self.model.optimizer.momentum = self._applied
 
     def on_epoch_end(self, epoch, logs=None):
