@@ -15,7 +15,11 @@ from reproduce.config import load_config
 configfile: "config.yaml"
 
 
-config = load_config(config, base=yaml.safe_load(open(workflow.source_path("config.yaml"))))
+config = load_config(
+    config,
+    base=yaml.safe_load(open(workflow.source_path("config.yaml"))),
+    user=workflow.config_settings.overwrite_config,  # --configfile and --config, as given
+)
 
 
 include: "workflow/rules/common.smk"

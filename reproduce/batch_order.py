@@ -55,8 +55,8 @@ class SharedBatchOrder:
     """Pylearn2's order: epoch ``e`` is the ``e+1``-th ``RandomState([2012, 10, 5]).shuffle``
     of ``arange(n)``.
 
-    Epochs must be asked for in order, each once (``tf.data`` does so: ``flat_map`` opens
-    one epoch after the other). numpy's legacy ``RandomState`` keeps its stream fixed
+    Epochs are asked for in order (``tf.data``'s ``flat_map`` opens one epoch after the
+    other); a data set iterated again from its start rewinds to ``first_epoch``. numpy's legacy ``RandomState`` keeps its stream fixed
     across numpy versions (NEP 19), so the permutations are those Pylearn2's generator
     draws.
 
@@ -73,32 +73,36 @@ class SharedBatchOrder:
         self.n = int(n)
         self.rng = np.random.RandomState(list(PYLEARN2_SGD_SEED))
         if state is not None:
-            self.rng.set_state(("MT19937", np.asarray(state["keys"], dtype=np.uint32),
-                                int(state["pos"]), int(state["has_gauss"]),
-                                float(state["cached_gaussian"])))
+            self._decode(state)
         else:
             for _ in range(first_epoch):
                 self.rng.shuffle(np.arange(self.n))
-        self.next_epoch = int(first_epoch)
+        self.first_epoch = self.next_epoch = int(first_epoch)
         self._states = {self.next_epoch: self._encode()}
+
+    def _decode(self, state: dict) -> None:
+        self.rng.set_state(("MT19937", np.asarray(state["keys"], dtype=np.uint32),
+                            int(state["pos"]), int(state["has_gauss"]),
+                            float(state["cached_gaussian"])))
 
     def _encode(self) -> dict:
         _, keys, pos, has_gauss, cached = self.rng.get_state()
-        return {"keys": keys.tolist(), "pos": int(pos), "has_gauss": int(has_gauss),
+        return {"keys": keys.copy(), "pos": int(pos), "has_gauss": int(has_gauss),
                 "cached_gaussian": float(cached)}
 
     def permutation(self, epoch: int) -> np.ndarray:
         """The rows of epoch ``epoch`` in the order it visits them (int64)."""
         epoch = int(epoch)
         if epoch != self.next_epoch:
-            raise RuntimeError(f"SharedBatchOrder: epoch {epoch} asked for, but the "
-                               f"generator is at epoch {self.next_epoch}")
+            if epoch not in self._states:  # a data set iterated again from its start
+                raise RuntimeError(f"SharedBatchOrder: epoch {epoch} asked for, but the "
+                                   f"generator is at epoch {self.next_epoch}")
+            self._decode(self._states[epoch])
+            self.next_epoch = epoch
         order = np.arange(self.n, dtype=np.int64)
         self.rng.shuffle(order)
         self.next_epoch += 1
         self._states[self.next_epoch] = self._encode()
-        for old in [e for e in self._states if e < epoch]:
-            del self._states[old]
         return order
 
     def tf_permutation(self, epoch):
@@ -109,8 +113,16 @@ class SharedBatchOrder:
         return perm
 
     def state_before(self, epoch: int) -> dict:
-        """The generator's state before epoch ``epoch`` (JSON-able), for ``state``."""
-        return self._states[int(epoch)]
+        """The generator's state before epoch ``epoch`` (JSON-able), for ``state``.
+
+        The input pipeline may already have drawn later epochs (``tf.data`` prefetches);
+        their states are kept until asked for. Asking for epoch ``e`` forgets the states of
+        the epochs before it (but the first, for a data set iterated again)."""
+        epoch = int(epoch)
+        state = self._states[epoch]
+        for old in [e for e in self._states if self.first_epoch < e < epoch]:
+            del self._states[old]
+        return state | {"keys": state["keys"].tolist()}
 
 
 def make_batch_order(name: str, n: int, seed: int, first_epoch: int = 0,

@@ -8,6 +8,7 @@ may override the source (a local file for the demo) and the split, never the col
 from __future__ import annotations
 
 import dataclasses
+import re
 
 HIGGS_LOW_LEVEL = (
     "lepton_pT", "lepton_eta", "lepton_phi",
@@ -30,6 +31,11 @@ SUSY_HIGH_LEVEL = (
 )
 
 FEATURE_SETS = ("low", "high", "complete")
+
+# One path component ending in .csv.gz: the download writes resources/<name>/<filename>, and
+# a name with folders ("../../x.csv.gz", "/tmp/x.csv.gz") would write elsewhere. The config
+# schema (dataset_overrides.<name>.filename) carries the same pattern; a test keeps them equal.
+FILENAME_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*\.csv\.gz$"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,11 +131,13 @@ def get_dataset(name: str, overrides: dict | None = None) -> DatasetSpec:
     Args:
         name: "HIGGS" or "SUSY".
         overrides: optional dict with any of ``urls``, ``filename``, ``size``, ``sha256``,
-            ``rows``, ``splits`` (as in the workflow config's ``datasets.<name>`` block).
+            ``rows``, ``splits`` (as in the workflow config's ``dataset_overrides.<name>``
+            block).
 
     Returns:
-        A DatasetSpec. Splits are checked: each is a non-empty range inside the file and
-        no two overlap.
+        A DatasetSpec. The file name is checked (one path component, see
+        ``FILENAME_PATTERN``) and so are the splits: each is a non-empty range inside the
+        file and no two overlap.
     """
     if name not in DATASETS:
         raise ValueError(f"unknown data set {name!r}: expected one of {', '.join(DATASETS)}")
@@ -140,8 +148,18 @@ def get_dataset(name: str, overrides: dict | None = None) -> DatasetSpec:
     if "splits" in overrides:
         overrides["splits"] = {k: tuple(v) for k, v in overrides["splits"].items()}
     spec = dataclasses.replace(spec, **overrides)
+    check_filename(spec.filename)
     check_splits(spec)
     return spec
+
+
+def check_filename(filename: str) -> None:
+    """Raise ValueError unless ``filename`` is one path component ending in ``.csv.gz``."""
+    if not re.fullmatch(FILENAME_PATTERN, filename):
+        raise ValueError(
+            f"filename: expected a file name without folders, ending in .csv.gz "
+            f"(letters, digits, '_', '.', '+', '-'), got {filename!r}"
+        )
 
 
 def check_splits(spec: DatasetSpec) -> None:

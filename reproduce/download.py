@@ -6,6 +6,11 @@ the data set in turn (an http(s) URL, a ``file://`` URL or a plain local path), 
 the final name only after the size and sha256 match. A ``.zip`` (the UCI "static/public"
 form) is unpacked to the ``.csv.gz`` it wraps. Nothing is ever left under the final name
 unless it is verified.
+
+Only ``http://``, ``https://``, ``file://`` URLs and plain local paths are accepted. A mirror
+whose host name does not resolve is skipped at once (no network is not a transient error
+worth minutes of backoff); when every mirror fails, the error ends with what to do: the
+file's name, size and sha256, and where to put a copy fetched by hand.
 """
 
 from __future__ import annotations
@@ -14,15 +19,18 @@ import json
 import logging
 import os
 import shutil
+import socket
 import sys
+import threading
 import time
 import urllib.parse
 import zipfile
+import zlib
 from pathlib import Path
 
 import requests
 
-from .atomic_files import sha256_of
+from .atomic_files import sha256_of, write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +38,20 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 CHUNK = 1 << 20
 STREAM_CHUNK = 1 << 16  # a dropped connection loses at most this much of what arrived
+SUPPORTED_SCHEMES = ("http", "https", "file")  # and plain local paths (no scheme)
+NETWORK_SCHEMES = ("http", "https")
 
 
 class DownloadError(RuntimeError):
     """A download that cannot give the expected file (after retries and mirrors)."""
+
+
+class CorruptDownloadError(DownloadError):
+    """The bytes arrived in full but are not the expected file: never resumed from."""
+
+
+class HostNotFoundError(DownloadError):
+    """A mirror's host name does not resolve (no network or no DNS): not retried."""
 
 
 class _Progress:
@@ -69,13 +87,126 @@ class _Progress:
             self.bar.close()
 
 
+def url_scheme(url: str) -> str:
+    """The scheme of ``url`` in lower case; "" for a plain local path."""
+    return urllib.parse.urlparse(url).scheme.lower()
+
+
+def check_url(url: str) -> None:
+    """Raise DownloadError unless ``url`` is http(s), ``file://`` or a plain local path."""
+    scheme = url_scheme(url)
+    if scheme and scheme not in SUPPORTED_SCHEMES:
+        raise DownloadError(f"{url}: unsupported URL scheme {scheme!r}: expected http://, "
+                            f"https://, file:// or a local path")
+
+
 def _is_local(url: str) -> bool:
-    return urllib.parse.urlparse(url).scheme in ("", "file")
+    return url_scheme(url) in ("", "file")
 
 
 def _local_path(url: str) -> Path:
     parsed = urllib.parse.urlparse(url)
     return Path(urllib.parse.unquote(parsed.path) if parsed.scheme == "file" else url)
+
+
+def _name_resolution_failure(exc: BaseException) -> BaseException | None:
+    """The failed host-name lookup behind ``exc``, or None if there is none.
+
+    requests wraps urllib3's error, which wraps the socket's, through causes, contexts,
+    arguments and ``reason`` attributes; all are followed. urllib3's NameResolutionError
+    (which names the host: the mirror's or the proxy's) is preferred to the bare
+    ``socket.gaierror``.
+    """
+    seen, stack, lookup_error = set(), [exc], None
+    while stack:
+        error = stack.pop()
+        if not isinstance(error, BaseException) or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if type(error).__name__ == "NameResolutionError":
+            return error
+        if isinstance(error, socket.gaierror):
+            lookup_error = error
+        stack += [error.__cause__, error.__context__, getattr(error, "reason", None),
+                  *error.args]
+    return lookup_error
+
+
+def _hosts_that_do_not_resolve(urls, timeout: float) -> set[str]:
+    """Host names of the http(s) ``urls`` that do not resolve within ``timeout`` seconds.
+
+    All names are looked up at once (one thread each), so an offline machine learns in one
+    resolver timeout, not one per mirror, that no mirror is reachable. URLs reached through
+    a proxy (``HTTPS_PROXY`` and co.) are left to the proxy.
+    """
+    hosts = {urllib.parse.urlparse(url).hostname for url in urls
+             if url_scheme(url) in NETWORK_SCHEMES
+             and not requests.utils.get_environ_proxies(url)}
+    hosts.discard(None)
+    resolved: dict[str, bool] = {}
+
+    def look_up(host: str) -> None:
+        try:
+            socket.getaddrinfo(host, None)
+            resolved[host] = True
+        except (OSError, UnicodeError):
+            resolved[host] = False
+
+    threads = [threading.Thread(target=look_up, args=(host,), daemon=True) for host in hosts]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return {host for host in hosts if not resolved.get(host, False)}
+
+
+def gzip_stream_problem(path) -> str | None:
+    """What keeps ``path`` from being a complete gzip file, or None if nothing does.
+
+    The file is decompressed to its end (every member of a multi-member file; zero padding
+    after the last member is allowed) without keeping the output. A transfer cut short ends
+    before the end-of-stream marker of its last member: the answer then starts with
+    "truncated".
+    """
+    decompressor = None
+    offset = 0
+    with open(path, "rb") as f:
+        while block := f.read(CHUNK):
+            data = block
+            while data:
+                if decompressor is None or decompressor.eof:
+                    if decompressor is not None and not data.strip(b"\0"):
+                        break  # zero padding after the last member
+                    decompressor = zlib.decompressobj(wbits=31)
+                try:
+                    decompressor.decompress(data)
+                except zlib.error as exc:
+                    return f"not valid gzip data near byte {offset:,} ({exc})"
+                data = decompressor.unused_data if decompressor.eof else b""
+            offset += len(block)
+    if decompressor is None:
+        return "an empty file"
+    if not decompressor.eof:
+        return (f"truncated: the gzip stream stops after {offset:,} bytes, before its "
+                f"end-of-stream marker")
+    return None
+
+
+def _transfer_complete(part: Path, *, is_zip: bool, size: int | None) -> bool:
+    """Whether a transfer that came without a Content-Length got the whole file.
+
+    A zip is whole when its central directory (at its end) is there; a ``.csv.gz`` when it
+    has the expected size or, with no size known, when its gzip stream reaches its end
+    marker. Bytes that are not gzip at all count as complete: the checks that follow reject
+    them with a clearer message than a retry would.
+    """
+    if is_zip:
+        return zipfile.is_zipfile(part)
+    if size is not None:
+        return part.stat().st_size >= size
+    problem = gzip_stream_problem(part)
+    return problem is None or not problem.startswith("truncated")
 
 
 def _check_magic(path: Path, url: str, expect: bytes, what: str) -> None:
@@ -90,12 +221,22 @@ def _check_magic(path: Path, url: str, expect: bytes, what: str) -> None:
         found = "an empty file"
     else:
         found = f"bytes {head[:8]!r}"
-    raise DownloadError(f"{url}: expected {what}, got {found}")
+    raise CorruptDownloadError(f"{url}: expected {what}, got {found}")
+
+
+TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.HTTPError,
+                    requests.exceptions.ChunkedEncodingError)
 
 
 def _stream_http(url: str, part: Path, *, timeout: float, retries: int, backoff: float,
-                 session: requests.Session, label: str) -> None:
-    """Stream ``url`` into ``part``, resuming from its length; retry timeouts and 5xx."""
+                 session: requests.Session, label: str, is_complete) -> None:
+    """Stream ``url`` into ``part``, resuming from its length; retry timeouts and 5xx.
+
+    ``is_complete(part)`` decides whether a response without a Content-Length brought the
+    whole file; if not, the connection was cut and the transfer resumes with a Range
+    request. A host name that does not resolve raises HostNotFoundError at once; any other
+    ``requests`` error that is not transient raises DownloadError.
+    """
     attempt = 0
     while True:
         have = part.stat().st_size if part.exists() else 0
@@ -115,8 +256,8 @@ def _stream_http(url: str, part: Path, *, timeout: float, retries: int, backoff:
                 total = have + int(length) if length is not None else None
                 ctype = resp.headers.get("Content-Type", "")
                 if "text/html" in ctype:
-                    raise DownloadError(f"{url}: expected the data file, got an HTML page "
-                                        f"(Content-Type {ctype})")
+                    raise CorruptDownloadError(f"{url}: expected the data file, got an HTML "
+                                               f"page (Content-Type {ctype})")
                 progress = _Progress(total, have, label)
                 received = 0
                 try:
@@ -130,9 +271,15 @@ def _stream_http(url: str, part: Path, *, timeout: float, retries: int, backoff:
                 if length is not None and received < int(length):
                     raise requests.ConnectionError(
                         f"connection closed after {received:,} of {int(length):,} bytes")
+                if length is None and not is_complete(part):
+                    raise requests.ConnectionError(
+                        f"connection closed after {have + received:,} bytes with no "
+                        f"Content-Length, before the end of the file")
                 return
-        except (requests.ConnectionError, requests.Timeout, requests.HTTPError,
-                requests.exceptions.ChunkedEncodingError) as exc:
+        except TRANSIENT_ERRORS as exc:
+            if (lookup := _name_resolution_failure(exc)) is not None:
+                raise HostNotFoundError(f"{url}: {lookup} (no network or no DNS on this "
+                                        f"machine?)") from exc
             attempt += 1
             if attempt > retries:
                 raise DownloadError(f"{url}: giving up after {retries} retries: {exc}") from exc
@@ -141,6 +288,8 @@ def _stream_http(url: str, part: Path, *, timeout: float, retries: int, backoff:
                         attempt, retries, wait,
                         f"{part.stat().st_size if part.exists() else 0:,}")
             time.sleep(wait)
+        except requests.RequestException as exc:  # invalid URL, redirect loop, ...
+            raise DownloadError(f"{url}: {type(exc).__name__}: {exc}") from exc
 
 
 def _fetch_one(url: str, part: Path, **kwargs) -> None:
@@ -154,68 +303,174 @@ def _fetch_one(url: str, part: Path, **kwargs) -> None:
 
 
 def _unzip_csv_gz(zip_path: Path, dest_part: Path, url: str) -> None:
-    """Extract the single ``.csv.gz`` inside a UCI ``static/public`` zip."""
+    """Extract the single ``.csv.gz`` inside a UCI ``static/public`` zip to ``dest_part``.
+
+    The member's own name is never used as a path, so names such as ``../x.csv.gz`` or
+    ``/etc/x.csv.gz`` cannot write anywhere but ``dest_part``.
+    """
     try:
         with zipfile.ZipFile(zip_path) as archive:
             members = [m for m in archive.namelist() if m.endswith(".csv.gz")]
             if len(members) != 1:
-                raise DownloadError(f"{url}: expected one .csv.gz inside the zip, found "
-                                    f"{archive.namelist()}")
+                raise CorruptDownloadError(f"{url}: expected one .csv.gz inside the zip, "
+                                           f"found {archive.namelist()}")
             with archive.open(members[0]) as src, open(dest_part, "wb") as out:
                 shutil.copyfileobj(src, out, CHUNK)
     except zipfile.BadZipFile as exc:
-        raise DownloadError(f"{url}: not a valid zip archive ({exc})") from exc
+        raise CorruptDownloadError(f"{url}: not a valid zip archive ({exc})") from exc
 
 
-def _verify(path: Path, url: str, size: int | None, sha256: str | None) -> str:
+def verify_data_file(path, *, size: int | None, sha256: str | None, source: str | None = None,
+                     check_gzip: bool = False) -> str:
+    """Check a data file against its expected size and sha256; return its sha256.
+
+    Args:
+        path: the file.
+        size: expected byte size (None: not checked).
+        sha256: expected hex digest (None: not checked).
+        source: where the bytes came from, for the message (default: ``path``).
+        check_gzip: also decompress it to its end (what stands in for a checksum when none
+            is published).
+
+    Raises:
+        CorruptDownloadError naming the source and what differs.
+    """
+    path = Path(path)
+    source = source or str(path)
     actual_size = path.stat().st_size
     if size is not None and actual_size != size:
-        raise DownloadError(f"{url}: expected {size:,} bytes, got {actual_size:,}")
+        raise CorruptDownloadError(f"{source}: expected {size:,} bytes, got {actual_size:,}")
+    if check_gzip and (problem := gzip_stream_problem(path)):
+        raise CorruptDownloadError(f"{source}: expected a complete gzip file, got {problem}")
     digest = sha256_of(path)
     if sha256 is not None and digest != sha256.lower():
-        raise DownloadError(f"{url}: expected sha256 {sha256}, got {digest}")
+        raise CorruptDownloadError(f"{source}: expected sha256 {sha256}, got {digest}")
     return digest
+
+
+def read_lock_file(lock_file) -> dict | None:
+    """``{"size", "sha256", ...}`` recorded by the first download, or None if there is none."""
+    lock = Path(lock_file) if lock_file else None
+    if lock is None or not lock.exists():
+        return None
+    return json.loads(lock.read_text())
+
+
+def lock_file_path(dest) -> Path:
+    """Where the size and sha256 of a file with no published checksum are recorded."""
+    dest = Path(dest)
+    return dest.with_name(dest.name + ".lock.json")
+
+
+def verify_file_in_place(path, *, size: int | None, sha256: str | None) -> str:
+    """Verify a data file at its final place (downloaded earlier or put there by hand).
+
+    Args:
+        path: the ``.csv.gz`` under ``resources/``.
+        size, sha256: the published values; where there are none, those recorded in its lock
+            file (``lock_file_path``) are used, and with no lock file only the size and
+            sha256 are reported.
+
+    Returns:
+        The file's sha256. Raises DownloadError naming the file, what differs and what to do.
+    """
+    path = Path(path)
+    recorded = read_lock_file(lock_file_path(path)) if sha256 is None else None
+    if recorded is not None:
+        size, sha256 = size or recorded.get("size"), recorded["sha256"]
+    try:
+        digest = verify_data_file(path, size=size, sha256=sha256)
+    except CorruptDownloadError as exc:
+        raise DownloadError(f"{exc}: this is not the expected file; delete it (the download "
+                            f"rule then fetches it again) or replace it with the right one"
+                            ) from exc
+    log.info("%s: %s bytes, sha256 %s (%s)", path, f"{path.stat().st_size:,}", digest,
+             "verified" if sha256 else "no checksum to compare with")
+    return digest
+
+
+def manual_download_instructions(dest, urls, *, size: int | None, sha256: str | None,
+                                 dataset: str | None = None) -> str:
+    """What to do when no mirror can be reached: the file, its checksum, where it goes."""
+    dest = Path(dest)
+    key = f"dataset_overrides.{dataset}.urls" if dataset else "dataset_overrides.<NAME>.urls"
+    web = [url for url in urls if url_scheme(url) in NETWORK_SCHEMES] or list(urls)
+    facts = (f"size {size:,} bytes, sha256 {sha256}" if size is not None and sha256
+             else "no published size or sha256: the first download records them in "
+                  f"{dest.name}.lock.json")
+    lines = [
+        f"What to do: fetch {dest.name} ({facts}) on a machine with internet access, "
+        f"from one of:",
+        *(f"    {url}" for url in web),
+        "then either",
+        f"  - put it at {dest} (it is verified by size and sha256 on the next run), or",
+        f"  - keep it anywhere and point {key} at it in a config file passed with "
+        f"--configfile:",
+        "        dataset_overrides:",
+        f"          {dataset or '<NAME>'}:",
+        f"            urls: [/path/to/{dest.name}]",
+        "On a cluster whose compute nodes are offline, run the download on the login node "
+        f"first: snakemake --cores 1 {dest}",
+    ]
+    return "\n".join(lines)
 
 
 def fetch_dataset_file(urls, dest, *, size: int | None = None, sha256: str | None = None,
                        lock_file=None, timeout: float = 60.0, retries: int = 5,
-                       backoff: float = 2.0) -> Path:
+                       backoff: float = 2.0, resolve_timeout: float = 20.0,
+                       dataset: str | None = None) -> Path:
     """Download a data file, verified, to ``dest``.
 
     Args:
-        urls: locations tried in order; http(s) URLs, ``file://`` URLs or local paths. A URL
-            ending in ``.zip`` is unpacked to the ``.csv.gz`` it holds.
+        urls: locations tried in order; http(s) URLs, ``file://`` URLs or local paths (any
+            other scheme fails that location, and the next one is tried). A URL ending in
+            ``.zip`` is unpacked to the ``.csv.gz`` it holds.
         dest: final path of the ``.csv.gz``.
         size: expected byte size of the ``.csv.gz`` (None: not checked).
         sha256: expected hex digest of the ``.csv.gz`` (None: taken from ``lock_file`` if it
-            exists, else recorded there on success).
+            exists, else recorded there on success, once the gzip stream has been read to
+            its end marker).
         lock_file: JSON file recording the size and sha256 seen on the first download, for
             files whose checksum is not published (SUSY).
         timeout: seconds without data before a retry.
-        retries: retries per URL on timeouts, dropped connections and 5xx answers.
+        retries: retries per URL on timeouts, dropped connections and 5xx answers (a host
+            name that does not resolve is not retried).
         backoff: first retry delay in seconds, doubled on each retry.
+        resolve_timeout: seconds allowed for looking up all mirrors' host names at once; a
+            host not resolved by then is skipped.
+        dataset: the data set's name, for the config key named in the instructions given
+            when every location fails.
 
     Returns:
-        ``dest``. Raises DownloadError naming each URL tried and why it failed.
+        ``dest``. Raises DownloadError naming each URL tried and why it failed, followed by
+        instructions for supplying the file by hand.
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(urls, str):
         urls = [urls]
     lock = Path(lock_file) if lock_file else None
-    if sha256 is None and lock is not None and lock.exists():
-        recorded = json.loads(lock.read_text())
+    recorded = read_lock_file(lock) if sha256 is None else None
+    if recorded is not None:
         sha256, size = recorded["sha256"], size or recorded.get("size")
         log.info("verifying against %s: sha256 %s", lock, sha256)
+    unresolved = _hosts_that_do_not_resolve(urls, resolve_timeout)
     failures = []
     session = requests.Session()
     for url in urls:
         is_zip = urllib.parse.urlparse(url).path.endswith(".zip")
         part = dest.with_name(dest.name + (".zip.part" if is_zip else ".part"))
-        log.info("fetching %s -> %s", url, dest)
         try:
+            check_url(url)
+            host = urllib.parse.urlparse(url).hostname
+            if url_scheme(url) in NETWORK_SCHEMES and host in unresolved:
+                raise HostNotFoundError(f"{url}: host name {host!r} does not resolve (no "
+                                        f"network or no DNS on this machine?)")
+            log.info("fetching %s -> %s", url, dest)
             _fetch_one(url, part, timeout=timeout, retries=retries, backoff=backoff,
-                       session=session, label=dest.name)
+                       session=session, label=dest.name,
+                       is_complete=lambda p, z=is_zip: _transfer_complete(p, is_zip=z,
+                                                                          size=size))
             if is_zip:
                 _check_magic(part, url, ZIP_MAGIC, "a zip archive")
                 csv_part = dest.with_name(dest.name + ".part")
@@ -223,20 +478,22 @@ def fetch_dataset_file(urls, dest, *, size: int | None = None, sha256: str | Non
                 part.unlink()
                 part = csv_part
             _check_magic(part, url, GZIP_MAGIC, "gzip data")
-            digest = _verify(part, url, size, sha256)
+            digest = verify_data_file(part, size=size, sha256=sha256, source=url,
+                                      check_gzip=sha256 is None)
         except DownloadError as exc:
             log.warning("%s", exc)
             failures.append(str(exc))
-            # A part file that is complete but wrong must not be resumed from.
-            if part.exists() and ("expected" in str(exc) or "not a valid" in str(exc)):
-                part.unlink()
+            if isinstance(exc, CorruptDownloadError):
+                part.unlink(missing_ok=True)  # complete but wrong: never resume from it
             continue
         os.replace(part, dest)
-        if lock is not None and not lock.exists():
+        if lock is not None and recorded is None:
             lock.parent.mkdir(parents=True, exist_ok=True)
-            lock.write_text(json.dumps({"file": dest.name, "size": dest.stat().st_size,
-                                        "sha256": digest, "url": url}, indent=2) + "\n")
+            write_json_atomic(lock, {"file": dest.name, "size": dest.stat().st_size,
+                                     "sha256": digest, "url": url}, indent=2)
             log.info("recorded sha256 %s in %s", digest, lock)
         log.info("%s: %s bytes, sha256 %s", dest, f"{dest.stat().st_size:,}", digest)
         return dest
-    raise DownloadError(f"could not fetch {dest.name}:\n  " + "\n  ".join(failures))
+    raise DownloadError(f"could not fetch {dest.name}:\n  " + "\n  ".join(failures) + "\n"
+                        + manual_download_instructions(dest, urls, size=size, sha256=sha256,
+                                                       dataset=dataset))

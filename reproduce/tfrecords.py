@@ -167,6 +167,8 @@ class _ShardWriter:
         self.n_shards = max(1, math.ceil(total_rows / rows_per_shard))
         self.n_columns = n_columns
         self.shards = []  # [{"file", "rows", "sha256"}]
+        self.rows = 0  # rows added so far
+        self.signal_rows = 0  # of which label 1
         self._writer = None
         self._rows_in_shard = 0
         self._pending = []
@@ -189,6 +191,8 @@ class _ShardWriter:
             self._writer = None
 
     def add(self, block: np.ndarray):
+        self.rows += len(block)
+        self.signal_rows += int(np.count_nonzero(block[:, 0]))
         self._pending.append(block)
         self._pending_rows += len(block)
         if self._pending_rows >= self.rows_per_record:
@@ -211,6 +215,42 @@ class _ShardWriter:
             shard["sha256"] = sha256_of(self.out_dir / shard["file"])
 
 
+def check_both_classes(writers: dict, spec: DatasetSpec, csv_path: Path) -> None:
+    """Raise InputFormatError naming the split if a split holds only one class.
+
+    Training, the validation AUC and the test ROC all need signal and background events;
+    finding out after a day of training is too late.
+    """
+    for split, writer in writers.items():
+        rows, signal = writer.rows, writer.signal_rows
+        if signal == 0 or signal == rows:
+            start, end = spec.splits[split]
+            raise InputFormatError(
+                f"{csv_path}: split {split!r} (rows {start:,}..{end:,}) has only one class: "
+                f"{signal:,} signal (label 1) and {rows - signal:,} background (label 0) "
+                f"events; every split needs both (change dataset_overrides.{spec.name}"
+                f".splits, or check the file)")
+
+
+def remove_shards_not_in_manifest(out_dir: Path, manifest: dict) -> list[Path]:
+    """Delete the ``.tfrecord`` files of ``out_dir`` that ``manifest`` does not list.
+
+    A conversion with another ``rows_per_shard`` (or a killed one) leaves shards under
+    other names; nothing but the manifest's shards may stand beside it.
+
+    Returns:
+        The paths removed.
+    """
+    listed = {shard["file"] for split in manifest["splits"].values()
+              for shard in split["shards"]}
+    orphans = [path for path in sorted(Path(out_dir).glob("*.tfrecord"))
+               if path.name not in listed]
+    for path in orphans:
+        path.unlink()
+        log.info("removed %s: not in the new manifest", path.name)
+    return orphans
+
+
 def write_tfrecord_shards(csv_path, out_dir, spec: DatasetSpec, *, rows_per_shard: int = 1_000_000,
                           rows_per_record: int = 1024, progress_every: float = 30.0) -> dict:
     """Convert a data set's CSV.gz into TFRecord shards per split, plus statistics.
@@ -224,8 +264,10 @@ def write_tfrecord_shards(csv_path, out_dir, spec: DatasetSpec, *, rows_per_shar
         progress_every: seconds between progress lines in the log.
 
     Returns:
-        The manifest dict. On any error the shards written so far are removed, no manifest
-        is written, and InputFormatError names the file and line.
+        The manifest dict (with each split's rows and signal rows). On any error the shards
+        written so far are removed, no manifest is written, and InputFormatError names the
+        file and line, or the split that holds only one class. Shards of an earlier
+        conversion that the new manifest does not list are removed.
     """
     csv_path, out_dir = Path(csv_path), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -262,6 +304,7 @@ def write_tfrecord_shards(csv_path, out_dir, spec: DatasetSpec, *, rows_per_shar
         if rows_seen != spec.rows:
             raise InputFormatError(f"{csv_path}: expected {spec.rows:,} rows, found "
                                    f"{rows_seen:,} (truncated file, or the wrong file?)")
+        check_both_classes(writers, spec, csv_path)
         for writer in writers.values():
             writer.close()
     except BaseException:
@@ -283,12 +326,14 @@ def write_tfrecord_shards(csv_path, out_dir, spec: DatasetSpec, *, rows_per_shar
         "splits": {
             split: {"range": list(spec.splits[split]),
                     "rows": sum(s["rows"] for s in writers[split].shards),
+                    "signal_rows": writers[split].signal_rows,
                     "shards": writers[split].shards}
             for split in SPLITS
         },
     }
     write_json_atomic(out_dir / "statistics.json", statistics)
     write_json_atomic(out_dir / "manifest.json", manifest)
+    remove_shards_not_in_manifest(out_dir, manifest)
     log.info("%s: %s rows in %.1f s", csv_path.name, f"{rows_seen:,}", time.monotonic() - t0)
     return manifest
 

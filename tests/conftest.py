@@ -46,7 +46,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     ``server.behaviour[path]`` is a list consumed one request at a time; each entry is
     "ok", "cut:N" (send N bytes of the body, then drop the connection), "stall:S" (send
     200,000 bytes, then nothing for S seconds), "html",
-    "500", "404" or "norange" (ignore Range, send everything with 200).
+    "500", "404", "norange" (ignore Range, send everything with 200) or "nolength:N" (no
+    Content-Length header: send N bytes of the body, then close the connection).
     """
 
     def log_message(self, *args):
@@ -86,6 +87,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(200)
         body = data[start:]
         self.send_header("Content-Type", "application/octet-stream")
+        if action.startswith("nolength:"):  # HTTP/1.0: the body ends where the connection does
+            self.end_headers()
+            self.wfile.write(body[:int(action[9:])])
+            return
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if action.startswith("stall:"):  # send part of the body, then go silent

@@ -98,3 +98,30 @@ def test_schema_and_config_yaml_defaults_equal_the_packages():
     for key, value in (shown | shown_in_config_yaml).items():
         assert defaults[key] == value, key
     assert load_config(base())["evaluation"]["weights"] == "final"
+
+
+def test_nested_command_line_values_are_parsed():
+    """`--config training='{max_epochs: 5}'` reaches the workflow as strings (Snakemake's
+    YAML base loader); they are read as the types the schema asks for."""
+    from snakemake.cli import parse_config
+
+    cli = parse_config(["training={max_epochs: 5, jit_compile: false, depth: null, "
+                        "learning_rate: 1e-2, stopping: pylearn2}", "seeds=[3, 4]"])
+    assert cli["training"]["max_epochs"] == "5"  # what Snakemake hands over
+    config = load_config(base() | cli | {"training": base()["training"] | cli["training"]})
+    training = config["training"]
+    assert training["max_epochs"] == 5 and training["jit_compile"] is False
+    assert training["depth"] is None and training["learning_rate"] == 0.01
+    assert training["stopping"] == "pylearn2" and config["seeds"] == [3, 4]
+    with pytest.raises(ConfigError, match="config key training.max_epochs: 'ten'"):
+        load_config(base() | {"training": {"max_epochs": "ten"}})
+
+
+def test_user_value_equal_to_config_yaml_still_beats_the_preset():
+    """--configfile with training.max_epochs 1000 (config.yaml's own value) and preset demo:
+    the user's 1000 wins over the preset's shorter run."""
+    user = {"preset": "demo", "training": {"max_epochs": 1000}}
+    merged = base() | {"preset": "demo"}
+    config = load_config(merged, base=base(), user=user)
+    assert config["training"]["max_epochs"] == 1000
+    assert config["dataset_overrides"]["HIGGS"]["rows"] == 10984  # the preset still applies

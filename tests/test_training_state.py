@@ -135,6 +135,17 @@ def test_shared_order_is_pylearn2s_stream_and_resumes():
     resumed = SharedBatchOrder(n, first_epoch=3, state=json.loads(json.dumps(
         order.state_before(3))))
     assert np.array_equal(resumed.permutation(3), expected[3])
+    # the pipeline may draw epochs ahead of the checkpoints: earlier states are kept
+    ahead = SharedBatchOrder(n)
+    for epoch in range(4):
+        ahead.permutation(epoch)
+    assert ahead.state_before(1) == SharedBatchOrder(n, first_epoch=1).state_before(1)
+    assert ahead.state_before(2) == SharedBatchOrder(n, first_epoch=2).state_before(2)
+    # a data set iterated again from its start sees the same epochs again
+    again = np.concatenate([b[0].ravel() for b in epoch_blocks(
+        x, x.ravel(), order=order, first_epoch=0, last_epoch=1, batch_size=batch,
+        block_size=4).as_numpy_iterator()])
+    assert np.array_equal(again, expected[0])
     # and, without it, by replaying the stream
     assert np.array_equal(SharedBatchOrder(n, first_epoch=3).permutation(3), expected[3])
 

@@ -4,11 +4,17 @@ localrules:
 
 rule download:
     """Fetch the data set's .csv.gz (https, file:// or a local path), verified by size and
-    sha256; resumes interrupted transfers and falls back through the mirrors."""
+    sha256; resumes interrupted transfers and falls back through the mirrors. Offline, it
+    fails within seconds and its log says how to supply the file by hand."""
     output:
         "resources/{dataset}/{filename}",
     log:
         "logs/download/{dataset}/{filename}.log",
+    message:
+        "Downloading {wildcards.filename} ({wildcards.dataset}); if it fails, {log} says "
+        "how to supply the file by hand"
+    wildcard_constraints:
+        filename=r"[^/\\]+",
     params:
         spec=lambda w: dataset_spec(w.dataset),
     conda:
