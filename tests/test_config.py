@@ -23,26 +23,22 @@ def test_default_is_the_paper_reproduction():
 def test_presets_apply():
     config = load_config(base() | {"preset": "demo"}, base=base())
     assert config["dataset_overrides"]["HIGGS"]["rows"] == 10984
-    assert config["training"]["max_epochs"] == 50
+    assert config["training"]["max_epochs"] == 55
 
 
 @pytest.mark.parametrize("preset", ["demo", "smoke"])
-def test_presets_compress_the_authors_run_uniformly(preset):
-    """The presets' schedules (README, "The demo"): the preset's max_epochs stand for the
-    authors' run (config.yaml's max_epochs), compressed uniformly: the momentum ramp keeps
-    its fraction of the run (at least one epoch) and the per-epoch learning-rate decay is
-    the paper's raised to the compression, for the preset's batches per epoch."""
+def test_presets_compress_the_authors_schedule_uniformly(preset):
+    """The presets' schedules (README, "The demo"): the paper's schedule with every epoch
+    count divided by a compression c and the per-epoch learning-rate decay raised to the
+    power c (for the preset's batches per epoch), run until the rate reaches its floor."""
     import math
 
     from reproduce import schedules
     from reproduce.datasets import get_dataset
 
-    authors = load_config(base())["training"]
     config = load_config(base() | {"preset": preset}, base=base())
     training = config["training"]
-    compression = authors["max_epochs"] / training["max_epochs"]
-    assert training["momentum_saturation_epochs"] == max(
-        1, round(schedules.MOMENTUM_SATURATION_EPOCHS / compression))
+    compression = schedules.MOMENTUM_SATURATION_EPOCHS / training["momentum_saturation_epochs"]
     start, end = get_dataset("HIGGS").splits["train"]
     paper_per_epoch = (end - start) / schedules.BATCH_SIZE * math.log(
         schedules.LEARNING_RATE_DECAY_FACTOR)  # 100,000 batches: e**0.02 per epoch
@@ -50,6 +46,9 @@ def test_presets_compress_the_authors_run_uniformly(preset):
     batches = math.ceil((end - start) / schedules.BATCH_SIZE)
     assert training["learning_rate_decay_factor"] == pytest.approx(
         math.exp(paper_per_epoch * compression / batches), rel=1e-7)
+    paper_floor_epoch = math.log(schedules.INITIAL_LEARNING_RATE
+                                 / schedules.LEARNING_RATE_FLOOR) / paper_per_epoch  # 541
+    assert training["max_epochs"] == math.ceil(paper_floor_epoch / compression)
 
 
 def test_user_settings_win_over_the_preset():
@@ -57,7 +56,7 @@ def test_user_settings_win_over_the_preset():
     user["training"] = dict(user["training"], max_epochs=3)
     config = load_config(user, base=base())
     assert config["seeds"] == [7] and config["training"]["max_epochs"] == 3
-    assert config["training"]["momentum_saturation_epochs"] == 10  # still from the preset
+    assert config["training"]["momentum_saturation_epochs"] == 20  # still from the preset
 
 
 @pytest.mark.parametrize("change, message", [
