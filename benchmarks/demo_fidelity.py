@@ -16,19 +16,31 @@ contiguous folds (in file order; the file's events are in random order):
     solver="adam", alpha=1e-4, batch_size=200, learning_rate_init=1e-3,
     early_stopping=True, validation_fraction=0.1, n_iter_no_change=10, max_iter=200,
     random_state=seed)`` (scikit-learn's defaults but for ``early_stopping``; its
-    early-stopping holdout is 10% of the training rows; the package's validation block is
-    not given to it).
+    early-stopping holdout is 10% of the training rows, scored by accuracy; the package's
+    validation block is not given to it).
+  * ``sklearn MLP, epoch by validation``: the same MLP trained one epoch at a time
+    (``partial_fit``), keeping the test scores of the epoch of lowest log-loss on the
+    package's validation block (patience 10, at most 200 epochs): a stronger reference.
 
 Every AUC is scikit-learn's ``roc_auc_score``: for the package, on the scores the package
 wrote (``test_scores.npz``, whose labels are checked against the numpy-parsed rows) and,
 separately, on the scores of the final weights (``model.keras``) and of the
 best-validation checkpoint (``best.weights.h5``), so the table holds both whichever
-``evaluation.weights`` the package uses. Prints one Markdown table: AUC mean (std) over the
-folds per (model, feature set), the difference package - sklearn (mean, and min/max over
-folds, paired per fold), epochs trained and the median wall time per training.
+``evaluation.weights`` the package uses (the written scores must match the evaluated
+weights'). Prints one Markdown table: AUC mean (std) over the folds per (configuration,
+model, feature set), the differences final weights - each reference (mean, and min/max over
+folds, paired per fold), epochs trained and the median wall and CPU time per training.
+``--json FILE`` appends one line per training; ``--table-from FILE`` prints the table of
+such a file (several configurations, e.g. a run with ``--no-sklearn`` borrows the
+references of another run on the same folds).
 
     python benchmarks/demo_fidelity.py --preset demo [--folds 5] [--threads 1] \\
-        [--set max_epochs=100 --set momentum_saturation_epochs=20 ...]
+        [--feature-sets complete,high] [--set max_epochs=100 ...] [--json rows.jsonl]
+    python benchmarks/demo_fidelity.py --table-from rows.jsonl
+
+The README's numbers ("The demo"): ``--preset demo --feature-sets complete,high --json``;
+before: ``--set max_epochs=40 --set learning_rate_decay_factor=1.0045 --set
+momentum_saturation_epochs=10 --set batch_order=per_seed --no-sklearn``.
 
 ``--set`` overrides training keys on top of the preset (to compare a candidate before it
 goes into the preset), e.g. ``--set stopping=paper_text``; ``--weights`` the evaluated
