@@ -26,7 +26,7 @@ def test_presets_apply():
     assert config["training"]["max_epochs"] == 55
 
 
-@pytest.mark.parametrize("preset", ["demo", "smoke"])
+@pytest.mark.parametrize("preset", ["demo"])
 def test_presets_compress_the_authors_schedule_uniformly(preset):
     """The presets' schedules (README, "The demo"): the paper's schedule with every epoch
     count divided by a compression c and the per-epoch learning-rate decay raised to the
