@@ -23,7 +23,32 @@ def test_default_is_the_paper_reproduction():
 def test_presets_apply():
     config = load_config(base() | {"preset": "demo"}, base=base())
     assert config["dataset_overrides"]["HIGGS"]["rows"] == 10984
-    assert config["training"]["max_epochs"] == 40
+    assert config["training"]["max_epochs"] == 55
+
+
+@pytest.mark.parametrize("preset", ["demo"])
+def test_presets_compress_the_authors_schedule_uniformly(preset):
+    """The presets' schedules (README, "The demo"): the paper's schedule with every epoch
+    count divided by a compression c and the per-epoch learning-rate decay raised to the
+    power c (for the preset's batches per epoch), run until the rate reaches its floor."""
+    import math
+
+    from reproduce import schedules
+    from reproduce.datasets import get_dataset
+
+    config = load_config(base() | {"preset": preset}, base=base())
+    training = config["training"]
+    compression = schedules.MOMENTUM_SATURATION_EPOCHS / training["momentum_saturation_epochs"]
+    start, end = get_dataset("HIGGS").splits["train"]
+    paper_per_epoch = (end - start) / schedules.BATCH_SIZE * math.log(
+        schedules.LEARNING_RATE_DECAY_FACTOR)  # 100,000 batches: e**0.02 per epoch
+    start, end = get_dataset("HIGGS", config["dataset_overrides"]["HIGGS"]).splits["train"]
+    batches = math.ceil((end - start) / schedules.BATCH_SIZE)
+    assert training["learning_rate_decay_factor"] == pytest.approx(
+        math.exp(paper_per_epoch * compression / batches), rel=1e-7)
+    paper_floor_epoch = math.log(schedules.INITIAL_LEARNING_RATE
+                                 / schedules.LEARNING_RATE_FLOOR) / paper_per_epoch  # 541
+    assert training["max_epochs"] == math.ceil(paper_floor_epoch / compression)
 
 
 def test_user_settings_win_over_the_preset():
@@ -31,7 +56,7 @@ def test_user_settings_win_over_the_preset():
     user["training"] = dict(user["training"], max_epochs=3)
     config = load_config(user, base=base())
     assert config["seeds"] == [7] and config["training"]["max_epochs"] == 3
-    assert config["training"]["momentum_saturation_epochs"] == 10  # still from the preset
+    assert config["training"]["momentum_saturation_epochs"] == 20  # still from the preset
 
 
 @pytest.mark.parametrize("change, message", [

@@ -1,0 +1,396 @@
+"""Does the demo preset represent the networks fairly? k-fold cross-validation on the sample.
+
+On the embedded 10,984-event HIGGS sample (``data/higgs-sample.csv.gz``), for each of ``k``
+contiguous folds (in file order; the file's events are in random order):
+
+  * ``package``: the package's own training, ``reproduce.training.train_run``, with a
+    preset's training settings (``reproduce.config.load_config``, exactly as the workflow
+    resolves ``--config preset=...``), on TFRecords written by
+    ``reproduce.tfrecords.write_tfrecord_shards`` from a rotated copy of the sample: the
+    fold's test rows last, the ``--valid-rows`` rows before them (wrapping around) as the
+    validation split, every other row for training. The lines of the copy are the
+    sample's own text lines, so the values are bit-identical to the demo's.
+  * ``sklearn MLP``: an independent reference on exactly the same training and test rows
+    (parsed with numpy from the sample, not from the TFRecords): ``StandardScaler`` fit on
+    the training rows, then ``MLPClassifier(hidden_layer_sizes=(300,), activation="tanh",
+    solver="adam", alpha=1e-4, batch_size=200, learning_rate_init=1e-3,
+    early_stopping=True, validation_fraction=0.1, n_iter_no_change=10, max_iter=200,
+    random_state=seed)`` (scikit-learn's defaults but for ``early_stopping``; its
+    early-stopping holdout is 10% of the training rows, scored by accuracy; the package's
+    validation block is not given to it).
+  * ``sklearn MLP, epoch by validation``: the same MLP trained one epoch at a time
+    (``partial_fit``), keeping the test scores of the epoch of lowest log-loss on the
+    package's validation block (patience 10, at most 200 epochs): a stronger reference.
+
+Every AUC is scikit-learn's ``roc_auc_score``: for the package, on the scores the package
+wrote (``test_scores.npz``, whose labels are checked against the numpy-parsed rows) and,
+separately, on the scores of the final weights (``model.keras``) and of the
+best-validation checkpoint (``best.weights.h5``), so the table holds both whichever
+``evaluation.weights`` the package uses (the written scores must match the evaluated
+weights'). Prints one Markdown table: AUC mean (std) over the folds per (configuration,
+model, feature set), the differences final weights - each reference (mean, and min/max over
+folds, paired per fold), epochs trained and the median wall and CPU time per training.
+``--json FILE`` appends one line per training; ``--table-from FILE`` prints the table of
+such a file (several configurations, e.g. a run with ``--no-sklearn`` borrows the
+references of another run on the same folds).
+
+    python benchmarks/demo_fidelity.py --preset demo [--folds 5] [--threads 1] \\
+        [--feature-sets complete,high] [--set max_epochs=100 ...] [--json rows.jsonl]
+    python benchmarks/demo_fidelity.py --table-from rows.jsonl
+
+The README's numbers ("The demo"): ``--preset demo --feature-sets complete,high --json``;
+before: ``--set max_epochs=40 --set learning_rate_decay_factor=1.0045 --set
+momentum_saturation_epochs=10 --set batch_order=per_seed --no-sklearn``.
+
+``--set`` overrides training keys on top of the preset (to compare a candidate before it
+goes into the preset), e.g. ``--set stopping=paper_text``; ``--weights`` the evaluated
+weights (default: the config's ``evaluation.weights``). The per-batch learning-rate factor
+is rescaled per fold so that a fold's epoch (fewer training rows than the preset's) decays
+the rate as much as the preset's epoch does (``--decay-per batch`` turns this off).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gzip
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import yaml  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "data" / "higgs-sample.csv.gz"
+MODEL_LABELS = {"shallow": "NN", "deep": "DN"}
+
+
+def parse_value(text: str):
+    """A ``--set`` value as YAML reads it (numbers, null, true/false, strings)."""
+    return yaml.safe_load(text)
+
+
+def preset_training(preset: str, overrides: dict) -> dict:
+    """The training section the workflow would run with ``--config preset=<preset>``."""
+    from reproduce.config import load_config
+
+    base = yaml.safe_load((REPO / "config.yaml").read_text())
+    config = load_config(dict(base, preset=preset), base=base)
+    return config["training"] | overrides, config
+
+
+def fold_bounds(n_rows: int, k: int) -> list[tuple[int, int]]:
+    """``k`` contiguous test blocks covering all rows, sizes differing by at most one."""
+    edges = [round(i * n_rows / k) for i in range(k + 1)]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def rotated_order(n_rows: int, test: tuple[int, int]) -> np.ndarray:
+    """Row order of a fold's copy: the rows after the test block, then those before it
+    (both in file order), then the test block. The validation split is the last rows
+    before the test block in this order."""
+    a, b = test
+    return np.r_[np.arange(b, n_rows), np.arange(0, a), np.arange(a, b)]
+
+
+def write_fold(lines: list[bytes], order: np.ndarray, path: Path) -> None:
+    if path.exists():
+        return
+    tmp = path.with_suffix(".tmp")
+    with gzip.open(tmp, "wb", compresslevel=1) as f:
+        f.writelines(lines[i] for i in order)
+    os.replace(tmp, path)
+
+
+def sklearn_reference(x_train, y_train, x_test, seed: int) -> tuple[np.ndarray, float]:
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    t0 = time.perf_counter()
+    scaler = StandardScaler().fit(x_train)
+    mlp = MLPClassifier(hidden_layer_sizes=(300,), activation="tanh", solver="adam",
+                        alpha=1e-4, batch_size=200, learning_rate_init=1e-3,
+                        early_stopping=True, validation_fraction=0.1, n_iter_no_change=10,
+                        max_iter=200, random_state=seed)
+    mlp.fit(scaler.transform(x_train), y_train)
+    scores = mlp.predict_proba(scaler.transform(x_test))[:, 1]
+    return scores, time.perf_counter() - t0
+
+
+def sklearn_reference_validation(x_train, y_train, x_valid, y_valid, x_test, seed: int,
+                                 max_epochs: int = 200, patience: int = 10):
+    """The same MLP trained epoch by epoch (``partial_fit``: one pass, Adam state kept), the
+    epoch chosen by the log-loss on the package's validation block (the rows the package
+    monitors): test scores of the epoch of lowest validation loss, stop after ``patience``
+    epochs without a new lowest."""
+    from sklearn.metrics import log_loss
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    t0 = time.perf_counter()
+    scaler = StandardScaler().fit(x_train)
+    x_train, x_valid, x_test = (scaler.transform(x) for x in (x_train, x_valid, x_test))
+    mlp = MLPClassifier(hidden_layer_sizes=(300,), activation="tanh", solver="adam",
+                        alpha=1e-4, batch_size=200, learning_rate_init=1e-3,
+                        random_state=seed)
+    best, best_epoch, scores = np.inf, 0, None
+    for epoch in range(max_epochs):
+        mlp.partial_fit(x_train, y_train, classes=[0.0, 1.0])
+        loss = log_loss(y_valid, mlp.predict_proba(x_valid)[:, 1])
+        if loss < best:
+            best, best_epoch, scores = loss, epoch, mlp.predict_proba(x_test)[:, 1]
+        elif epoch - best_epoch >= patience:
+            break
+    return scores, best_epoch + 1, time.perf_counter() - t0
+
+
+def package_scores(run_dir: Path, x_test: np.ndarray) -> dict:
+    """Test scores of the final weights (model.keras) and of the best-validation checkpoint."""
+    import keras
+
+    import reproduce.keras_objects  # noqa: F401  (registers the package's Keras objects)
+
+    net = keras.models.load_model(run_dir / "model.keras")
+    final = net.predict(x_test, batch_size=10_000, verbose=0).ravel()
+    net.load_weights(run_dir / "best.weights.h5")
+    best = net.predict(x_test, batch_size=10_000, verbose=0).ravel()
+    return {"final": final, "best_validation": best}
+
+
+def mean_std(values) -> str:
+    values = list(values)
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ({statistics.stdev(values):.3f})"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--preset", default="demo")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="training key on top of the preset (repeatable)")
+    parser.add_argument("--weights", choices=["final", "best_validation"], default=None,
+                        help="evaluated weights (default: the config's evaluation.weights)")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--only-folds", default=None,
+                        help="comma-separated 0-based folds to run (default: all)")
+    parser.add_argument("--valid-rows", type=int, default=1000)
+    parser.add_argument("--models", default="shallow,deep")
+    parser.add_argument("--feature-sets", default="complete")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="seed of every training (package and sklearn), the same per fold")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=REPO / "results" / "demo_fidelity")
+    parser.add_argument("--label", default=None, help="name of this configuration's runs")
+    parser.add_argument("--no-sklearn", action="store_true")
+    parser.add_argument("--decay-per", choices=["epoch", "batch"], default="epoch",
+                        help="epoch (default): rescale the preset's per-batch decay factor so "
+                        "that a fold's epoch (fewer rows) decays the rate as much as the "
+                        "preset's epoch does; batch: use the factor as it is")
+    parser.add_argument("--json", type=Path, default=None, help="append per-fold rows here")
+    args = parser.parse_args(argv)
+
+    import keras
+    from sklearn.metrics import roc_auc_score
+    from threadpoolctl import threadpool_limits
+
+    from reproduce.datasets import get_dataset
+    from reproduce.tfrecords import write_tfrecord_shards
+    from reproduce.training import TrainingSettings, train_run
+
+    keras.utils.disable_interactive_logging()
+    overrides = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key] = parse_value(value)
+    training, config = preset_training(args.preset, overrides)
+    fields = {f.name for f in dataclasses.fields(TrainingSettings)}
+    settings = TrainingSettings.from_dict(
+        {k: v for k, v in training.items() if k in fields} | {"threads": args.threads})
+    ignored = sorted(set(training) - fields)
+    evaluation_weights = args.weights or config["evaluation"]["weights"]
+    label = args.label or args.preset
+    print(f"# {label}: preset {args.preset}, overrides {overrides}, threads {args.threads}, "
+          f"seed {args.seed}, evaluated weights {evaluation_weights}")
+    print(f"# training settings: max_epochs {settings.max_epochs}, stopping "
+          f"{settings.stopping}, batch order {settings.batch_order}, decay "
+          f"{settings.learning_rate_decay_factor}, momentum ramp "
+          f"{settings.momentum_saturation_epochs} epochs, patience {settings.patience}, "
+          f"standardize {settings.standardize}"
+          + (f"; not training keys: {ignored}" if ignored else ""))
+    sys.stdout.flush()
+
+    raw = gzip.open(SAMPLE, "rb").read()
+    lines = raw.splitlines(keepends=True)
+    table = np.loadtxt(lines, delimiter=",", dtype=np.float64).astype(np.float32)
+    n_rows = len(lines)
+    base_spec = get_dataset("HIGGS")
+    folds = fold_bounds(n_rows, args.folds)
+    chosen = (range(args.folds) if args.only_folds is None
+              else [int(i) for i in args.only_folds.split(",")])
+    models = args.models.split(",")
+    feature_sets = args.feature_sets.split(",")
+
+    preset_train = config["dataset_overrides"]["HIGGS"]["splits"]["train"]
+    preset_batches = math.ceil((preset_train[1] - preset_train[0]) / settings.batch_size)
+
+    rows = []
+    for k in chosen:
+        test = folds[k]
+        n_test = test[1] - test[0]
+        n_train = n_rows - n_test - args.valid_rows
+        order = rotated_order(n_rows, test)
+        fold_dir = args.workdir / f"k{args.folds}" / f"fold{k}"
+        fold_dir.mkdir(parents=True, exist_ok=True)
+        csv = fold_dir / "higgs-fold.csv.gz"
+        write_fold(lines, order, csv)
+        spec = get_dataset("HIGGS", {"rows": n_rows, "filename": csv.name, "splits": {
+            "train": [0, n_train], "valid": [n_train, n_train + args.valid_rows],
+            "test": [n_rows - n_test, n_rows]}})
+        shards = fold_dir / "tfrecords"
+        if not (shards / "manifest.json").exists():
+            write_tfrecord_shards(csv, shards, spec, rows_per_shard=4000, rows_per_record=256)
+        fold_settings = settings
+        if args.decay_per == "epoch":
+            fold_settings = dataclasses.replace(
+                settings, learning_rate_decay_factor=settings.learning_rate_decay_factor
+                ** (preset_batches / math.ceil(n_train / settings.batch_size)))
+        print(f"# fold {k}: test rows {test[0]}..{test[1]} of the sample, {n_train:,} train, "
+              f"{args.valid_rows:,} valid, {n_test:,} test; per-batch decay "
+              f"{fold_settings.learning_rate_decay_factor:.7f} ({math.ceil(n_train / 100)} "
+              f"batches/epoch; the preset's epoch has {preset_batches})", flush=True)
+        train_rows, test_rows = order[:n_train], order[n_rows - n_test:]
+        valid_rows = order[n_train:n_train + args.valid_rows]
+        y_train, y_test = table[train_rows, 0], table[test_rows, 0]
+        y_valid = table[valid_rows, 0]
+        for feature_set in feature_sets:
+            columns = [1 + i for i in base_spec.feature_indices(feature_set)]
+            x_train, x_test = table[train_rows][:, columns], table[test_rows][:, columns]
+            x_valid = table[valid_rows][:, columns]
+            reference = {"auc": None, "wall_s": None, "auc_valid": None, "epoch_valid": None}
+            if not args.no_sklearn:
+                with threadpool_limits(args.threads):
+                    scores, seconds = sklearn_reference(x_train, y_train, x_test, args.seed)
+                    scores_v, epoch_v, seconds_v = sklearn_reference_validation(
+                        x_train, y_train, x_valid, y_valid, x_test, args.seed)
+                reference = {"auc": roc_auc_score(y_test, scores), "wall_s": seconds,
+                             "auc_valid": roc_auc_score(y_test, scores_v),
+                             "epoch_valid": epoch_v}
+                print(f"fold {k} sklearn MLP {feature_set}: AUC {reference['auc']:.4f} "
+                      f"(early_stopping, {seconds:.1f} s), {reference['auc_valid']:.4f} "
+                      f"(epoch {epoch_v} chosen on the validation block, {seconds_v:.1f} s)",
+                      flush=True)
+            for model in models:
+                run_dir = fold_dir / "runs" / label / f"{model}-{feature_set}-seed{args.seed}"
+                t0, cpu0 = time.perf_counter(), time.process_time()
+                metrics = train_run(shards, run_dir, spec=spec, model=model,
+                                    feature_set=feature_set, seed=args.seed,
+                                    settings=fold_settings,
+                                    evaluated_weights=evaluation_weights, verbose=0)
+                wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+                epoch_ends = np.loadtxt(run_dir / "log.csv", delimiter=",", skiprows=1,
+                                        usecols=-1, ndmin=1)
+                written = np.load(run_dir / "test_scores.npz")
+                if not np.array_equal(written["labels"], y_test.astype(np.int8)):
+                    raise AssertionError(f"fold {k}: test labels of the package differ from "
+                                         "the numpy-parsed rows")
+                by_weights = package_scores(run_dir, x_test)
+                row = {
+                    "label": label, "preset": args.preset, "overrides": overrides,
+                    "stopping": settings.stopping, "fold": k, "folds": args.folds,
+                    "train_rows": n_train, "valid_rows": args.valid_rows,
+                    "test_rows": n_test, "model": model, "feature_set": feature_set,
+                    "seed": args.seed, "threads": args.threads,
+                    "decay_factor": fold_settings.learning_rate_decay_factor,
+                    "auc_written": roc_auc_score(y_test, written["scores"]),
+                    "auc_final": roc_auc_score(y_test, by_weights["final"]),
+                    "auc_best_validation": roc_auc_score(y_test, by_weights["best_validation"]),
+                    "package_evaluation_weights": evaluation_weights,
+                    "epochs": metrics["epochs_trained"], "best_epoch": metrics["best_epoch"],
+                    "wall_s": wall, "cpu_s": cpu, "train_wall_s": metrics["wall_time_s"],
+                    "first_epoch_s": float(epoch_ends[0]),
+                    "median_epoch_s": float(np.median(np.diff(epoch_ends)))
+                    if len(epoch_ends) > 1 else None,
+                    "sklearn_auc": reference["auc"],
+                    "sklearn_wall_s": reference["wall_s"],
+                    "sklearn_valid_auc": reference["auc_valid"],
+                    "sklearn_valid_epoch": reference["epoch_valid"],
+                }
+                evaluated = row[f"auc_{evaluation_weights}"]
+                if abs(row["auc_written"] - evaluated) > 1e-6:
+                    raise AssertionError(f"fold {k}: test_scores.npz gives AUC "
+                                         f"{row['auc_written']:.6f}, the {evaluation_weights} "
+                                         f"weights {evaluated:.6f}")
+                rows.append(row)
+                print(f"fold {k} {MODEL_LABELS[model]} {feature_set}: AUC written "
+                      f"{row['auc_written']:.4f}, final {row['auc_final']:.4f}, best-valid "
+                      f"{row['auc_best_validation']:.4f} (epoch {row['best_epoch']} of "
+                      f"{row['epochs']}), {wall:.1f} s wall, {cpu:.1f} s CPU, first epoch "
+                      f"{row['first_epoch_s']:.1f} s, then {row['median_epoch_s'] or 0:.2f} s/epoch",
+                      flush=True)
+                if args.json:
+                    with open(args.json, "a") as f:
+                        f.write(json.dumps(row) + "\n")
+    print_table(rows)
+    return 0
+
+
+def print_table(rows: list[dict]) -> None:
+    """One line per (configuration, model, feature set): means (std) over folds; the
+    differences are paired per fold (package - reference on the same test rows)."""
+    def diff(group, key, ref):
+        d = [r[key] - r[ref] for r in group if r.get(ref) is not None]
+        return f"{statistics.mean(d):+.3f} [{min(d):+.3f}, {max(d):+.3f}]" if d else "-"
+
+    def refs(group, ref):
+        values = [r[ref] for r in group if r.get(ref) is not None]
+        return mean_std(values) if values else "-"
+
+    print()
+    print("| config | model | features | folds | package, final weights | package, "
+          "best-valid weights | sklearn MLP (early_stopping) | sklearn MLP (epoch by valid) | "
+          "final - sklearn ES: mean [min, max] | final - sklearn valid | epochs | "
+          "wall s / training | CPU s / training |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    # The references are deterministic per (fold, feature set, seed): a configuration run
+    # with --no-sklearn borrows them from another configuration's rows.
+    references = {(r["folds"], r["fold"], r["feature_set"], r["seed"], r["valid_rows"]): r
+                  for r in rows if r.get("sklearn_valid_auc") is not None}
+    for row in rows:
+        ref = references.get((row["folds"], row["fold"], row["feature_set"], row["seed"],
+                              row["valid_rows"]))
+        if ref is not None and row.get("sklearn_valid_auc") is None:
+            row.update({key: ref[key] for key in ("sklearn_auc", "sklearn_valid_auc")})
+    groups: dict = {}
+    for row in rows:
+        groups.setdefault((row["label"], row["model"], row["feature_set"]), []).append(row)
+    for (label, model, feature_set), group in groups.items():
+        print(f"| {label} | {MODEL_LABELS[model]} | {feature_set} | {len(group)} | "
+              f"{mean_std(r['auc_final'] for r in group)} | "
+              f"{mean_std(r['auc_best_validation'] for r in group)} | "
+              f"{refs(group, 'sklearn_auc')} | {refs(group, 'sklearn_valid_auc')} | "
+              f"{diff(group, 'auc_final', 'sklearn_auc')} | "
+              f"{diff(group, 'auc_final', 'sklearn_valid_auc')} | "
+              f"{statistics.median(r['epochs'] for r in group):.0f} | "
+              f"{statistics.median(r['wall_s'] for r in group):.1f} | "
+              f"{statistics.median(r['cpu_s'] for r in group):.1f} |")
+    print("(mean (std) over folds; wall and CPU: medians)")
+
+
+def table_from_json(path: Path) -> None:
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--table-from":
+        table_from_json(Path(sys.argv[2]))
+        sys.exit(0)
+    sys.exit(main())
