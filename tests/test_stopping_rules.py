@@ -13,6 +13,8 @@ import pytest
 from reproduce.callbacks import EpochBudget, PaperEarlyStopping, Pylearn2Termination
 from reproduce.optimizers import ScheduledMomentumSGD
 
+from test_callbacks import FeedValLoss
+
 
 class MonitorBased:
     def __init__(self, prop_decrease, N):
@@ -53,15 +55,6 @@ def pylearn2_epochs(values, prop_decrease, N, max_epochs):
         if not criterion.continue_learning(values[:epoch + 1]):
             return epoch + 1
     return None
-
-
-class FeedValLoss(keras.callbacks.Callback):
-    def __init__(self, values):
-        super().__init__()
-        self.values = values
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs["val_loss"] = self.values[epoch]
 
 
 def fit_epochs(values, rule, initial_epoch=0):
