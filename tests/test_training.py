@@ -229,3 +229,23 @@ def test_readme_recipe_loads_a_trained_model(reference_run, tmp_path):
                          text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split()[-1] == "279901"
+
+
+def test_failed_evaluation_leaves_the_run_unfinished_and_retries_it(sample_shards, tmp_path):
+    """The evaluation fails (test_scores.npz cannot be written: a folder stands there):
+    the state records that training ended but not that the run finished; the rerun scores
+    the saved model without training again."""
+    (tmp_path / "test_scores.npz").mkdir(parents=True)
+    proc = train(sample_shards, tmp_path, max_epochs=2, model="shallow")
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=600) != 0
+    state = json.loads((tmp_path / "state" / "state.json").read_text())
+    assert state["training_ended"] == {"by": "authors", "epochs": 2}
+    assert "finished" not in state and not (tmp_path / "metrics.json").exists()
+    (tmp_path / "test_scores.npz").rmdir()
+    proc = train(sample_shards, tmp_path, max_epochs=2, model="shallow")
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=600) == 0, err[-3000:]
+    assert "training already ended (authors) after 2 epochs" in err
+    assert json.loads((tmp_path / "state" / "state.json").read_text())["finished"] is True
+    assert json.loads((tmp_path / "metrics.json").read_text())["epochs_trained"] == 2
