@@ -71,27 +71,6 @@ def test_full_size_plan_against_hand_computed_costs(tmp_path):
         assert f"then trainings and BDTs {duration(expected)} " in render(result, config, jobs)
 
 
-def test_timing_predicts_a_real_training_epoch(tmp_path, sample_shards, sample_spec):
-    """The estimate's seconds per epoch for the smoke data against the wall time per epoch
-    of a real ``train_run`` of the same network on the same rows (epochs 4-6: the first
-    two compile, the partial last batch's shape included). Generous bounds: the two are minutes apart on a shared machine."""
-    import dataclasses
-
-    from reproduce.estimate import training_settings
-    from reproduce.training import train_run
-
-    config = config_from(tmp_path, "models: {HIGGS: [shallow]}\nfeature_sets: [complete]\n"
-                                   "seeds: [1]\nbdt: {enabled: false}\n", ["preset=smoke"])
-    predicted = plan(config).epoch_seconds["HIGGS", "shallow", "complete"]
-    settings = dataclasses.replace(training_settings(
-        "shallow", config["training"], config["compute"]["train_threads"]), max_epochs=6)
-    train_run(sample_shards, tmp_path / "run", spec=sample_spec, model="shallow",
-              feature_set="complete", seed=1, settings=settings, verbose=0)
-    wall = [float(r["wall_time"]) for r in csv.DictReader(open(tmp_path / "run" / "log.csv"))]
-    measured = (wall[5] - wall[2]) / 3
-    assert measured / 3 < predicted < measured * 3, (predicted, measured)
-
-
 @pytest.mark.parametrize("args, message", [
     (["--config", "preset=bogus"], "config key preset: no preset 'bogus'"),
     (["--config", "seeds"], "Config entries have to be defined as name=value pairs"),
