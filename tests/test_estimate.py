@@ -1,7 +1,6 @@
 """`python -m reproduce estimate`: the plan against hand-computed costs, its timing against
 a real training's epochs, and bad input."""
 
-import csv
 import subprocess
 import sys
 
