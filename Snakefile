@@ -7,6 +7,8 @@ from snakemake.utils import min_version
 
 min_version("9.0")
 
+from pathlib import Path
+
 import yaml
 
 from reproduce.config import load_config
@@ -17,6 +19,7 @@ configfile: "config.yaml"
 
 config = load_config(
     config,
+    workflow_dir=Path(workflow.basedir) / "workflow",  # its schemas/ and presets/
     base=yaml.safe_load(open(workflow.source_path("config.yaml"))),
     user=workflow.config_settings.overwrite_config,  # --configfile and --config, as given
 )

@@ -54,7 +54,7 @@ def build_file(rows: int, out: Path) -> Path:
 CHILD = """
 import json, sys, time
 from reproduce.datasets import get_dataset
-from reproduce.tfrecords import write_tfrecord_shards
+from reproduce.data.tfrecords import write_tfrecord_shards
 rows = int(sys.argv[3])
 spec = get_dataset("HIGGS", {"rows": rows, "splits": {"train": [0, rows - 2 * (rows // 20)],
         "valid": [rows - 2 * (rows // 20), rows - rows // 20], "test": [rows - rows // 20, rows]}})
@@ -85,8 +85,8 @@ def reader_rows_per_second(shards: Path) -> dict:
     """Rows/s of both readers, consumed inside the graph (as Keras's compiled loop does)."""
     import tensorflow as tf
 
-    from reproduce.tfrecords import read_split, shuffled_batches
-    from reproduce.training import epoch_blocks
+    from reproduce.data.tfrecords import read_split, shuffled_batches
+    from reproduce.train.training import epoch_blocks
 
     def consume(ds):
         t = time.perf_counter()

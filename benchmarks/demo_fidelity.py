@@ -3,10 +3,10 @@
 On the embedded 10,984-event HIGGS sample (``data/higgs-sample.csv.gz``), for each of ``k``
 contiguous folds (in file order; the file's events are in random order):
 
-  * ``package``: the package's own training, ``reproduce.training.train_run``, with a
+  * ``package``: the package's own training, ``reproduce.train.training.train_run``, with a
     preset's training settings (``reproduce.config.load_config``, exactly as the workflow
     resolves ``--config preset=...``), on TFRecords written by
-    ``reproduce.tfrecords.write_tfrecord_shards`` from a rotated copy of the sample: the
+    ``reproduce.data.tfrecords.write_tfrecord_shards`` from a rotated copy of the sample: the
     fold's test rows last, the ``--valid-rows`` rows before them (wrapping around) as the
     validation split, every other row for training. The lines of the copy are the
     sample's own text lines, so the values are bit-identical to the demo's.
@@ -67,9 +67,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
+from reproduce.model_registry import model_label  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "data" / "higgs-sample.csv.gz"
-MODEL_LABELS = {"shallow": "NN", "deep": "DN"}
 
 
 def parse_value(text: str):
@@ -82,7 +83,7 @@ def preset_training(preset: str, overrides: dict) -> dict:
     from reproduce.config import load_config
 
     base = yaml.safe_load((REPO / "config.yaml").read_text())
-    config = load_config(dict(base, preset=preset), base=base)
+    config = load_config(dict(base, preset=preset), workflow_dir=REPO / "workflow", base=base)
     return config["training"] | overrides, config
 
 
@@ -155,7 +156,7 @@ def package_scores(run_dir: Path, x_test: np.ndarray) -> dict:
     """Test scores of the final weights (model.keras) and of the best-validation checkpoint."""
     import keras
 
-    import reproduce.keras_objects  # noqa: F401  (registers the package's Keras objects)
+    import reproduce.train.keras_objects  # noqa: F401  (registers the package's Keras objects)
 
     net = keras.models.load_model(run_dir / "model.keras")
     final = net.predict(x_test, batch_size=10_000, verbose=0).ravel()
@@ -202,8 +203,8 @@ def main(argv=None) -> int:
     from threadpoolctl import threadpool_limits
 
     from reproduce.datasets import get_dataset
-    from reproduce.tfrecords import write_tfrecord_shards
-    from reproduce.training import TrainingSettings, train_run
+    from reproduce.data.tfrecords import write_tfrecord_shards
+    from reproduce.train.training import TrainingSettings, train_run
 
     keras.utils.disable_interactive_logging()
     overrides = {}
@@ -329,7 +330,7 @@ def main(argv=None) -> int:
                                          f"{row['auc_written']:.6f}, the {evaluation_weights} "
                                          f"weights {evaluated:.6f}")
                 rows.append(row)
-                print(f"fold {k} {MODEL_LABELS[model]} {feature_set}: AUC written "
+                print(f"fold {k} {model_label(model)} {feature_set}: AUC written "
                       f"{row['auc_written']:.4f}, final {row['auc_final']:.4f}, best-valid "
                       f"{row['auc_best_validation']:.4f} (epoch {row['best_epoch']} of "
                       f"{row['epochs']}), {wall:.1f} s wall, {cpu:.1f} s CPU, first epoch "
@@ -372,7 +373,7 @@ def print_table(rows: list[dict]) -> None:
     for row in rows:
         groups.setdefault((row["label"], row["model"], row["feature_set"]), []).append(row)
     for (label, model, feature_set), group in groups.items():
-        print(f"| {label} | {MODEL_LABELS[model]} | {feature_set} | {len(group)} | "
+        print(f"| {label} | {model_label(model)} | {feature_set} | {len(group)} | "
               f"{mean_std(r['auc_final'] for r in group)} | "
               f"{mean_std(r['auc_best_validation'] for r in group)} | "
               f"{refs(group, 'sklearn_auc')} | {refs(group, 'sklearn_valid_auc')} | "

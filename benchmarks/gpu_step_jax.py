@@ -3,7 +3,7 @@
 The package trains with TensorFlow; the GPU machines this project was lent had JAX and
 PyTorch but no TensorFlow, and TensorFlow's CUDA libraries could not be brought to them.
 This script therefore times the same computation written in JAX, organized as the
-package organizes it (``reproduce/block_steps.py``): the training split on the device,
+package organizes it (``reproduce/train/block_steps.py``): the training split on the device,
 each epoch's permutation gathered inside one compiled loop, blocks of 100 minibatches of
 100 rows, each minibatch one momentum-SGD update with the per-batch learning rate computed
 from the step counter, the loss being cross-entropy plus 1e-5 * sum(W^2); then the

@@ -2,10 +2,10 @@
 
 Compares, in one process and on the same data, with the same outputs (per-epoch loss and
 AUC, the paper's per-batch learning rate):
-  * ``package``: what ``reproduce.training.train_run`` runs: ``compile_for_training``
+  * ``package``: what ``reproduce.train.training.train_run`` runs: ``compile_for_training``
     (ScheduledMomentumSGD, cross-entropy, AUC, XLA), ``PerBatchLearningRateDecay`` (rate
     computed from the step counter inside the compiled step) and ``MomentumRamp``, blocks of
-    ``steps_per_execution`` minibatches run in one compiled loop (``reproduce.block_steps``);
+    ``steps_per_execution`` minibatches run in one compiled loop (``reproduce.train.block_steps``);
   * ``naive``: the callbacks article's approach ported to Keras 3: ``model.fit`` on the
     numpy arrays with ``shuffle=True``, stock SGD, a Python callback after every batch that
     reads the rate and divides it by 1.0000002 (the article's ``K.get_value`` /
@@ -49,13 +49,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from reproduce.batch_order import make_batch_order  # noqa: E402
-from reproduce.block_steps import enable_block_steps  # noqa: E402
-from reproduce.callbacks import MomentumRamp, PerBatchLearningRateDecay  # noqa: E402
-from reproduce.models import paper_model  # noqa: E402
-from reproduce.schedules import (LEARNING_RATE_DECAY_FACTOR, LEARNING_RATE_FLOOR,  # noqa: E402
+from reproduce.train.batch_order import make_batch_order  # noqa: E402
+from reproduce.train.block_steps import enable_block_steps  # noqa: E402
+from reproduce.train.callbacks import MomentumRamp, PerBatchLearningRateDecay  # noqa: E402
+from reproduce.train.models import paper_model  # noqa: E402
+from reproduce.train.schedules import (LEARNING_RATE_DECAY_FACTOR, LEARNING_RATE_FLOOR,  # noqa: E402
                                  momentum_at)
-from reproduce.training import (TrainingSettings, blocks_per_epoch,  # noqa: E402
+from reproduce.train.training import (TrainingSettings, blocks_per_epoch,  # noqa: E402
                                 compile_for_training, epoch_blocks)
 
 HIGGS_TRAIN_ROWS = 10_000_000  # the split of reproduce.datasets

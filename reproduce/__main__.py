@@ -3,8 +3,9 @@
     python -m reproduce estimate [--jobs N] [--configfile F ...] [--config k=v ...]
     python -m reproduce status [--results DIR] [--configfile F ...] [--config k=v ...]
 
-``--configfile`` and ``--config`` mean what they mean to ``snakemake``: the config is
-``config.yaml`` (of the current folder if it has one, else the package's), then the files,
+Run them in the workflow's folder (the clone, with ``Snakefile`` and ``config.yaml``), as
+``snakemake``. ``--configfile`` and ``--config`` mean what they mean to ``snakemake``: the
+config is ``config.yaml``, then the files,
 then the ``--config`` pairs (parsed by Snakemake's own parser, so a pair that works there
 works here), then the preset and the schema through ``reproduce.config.load_config``, as the
 Snakefile does. A bad config prints the message naming the key and exits with status 2.
@@ -19,13 +20,16 @@ from pathlib import Path
 
 import yaml
 
-from .config import WORKFLOW_DIR, ConfigError, deep_merge, load_config
+from reproduce.config import ConfigError, deep_merge, load_config
 
 
 def config_yaml() -> Path:
-    """The workflow's ``config.yaml``: the current folder's, else the package checkout's."""
+    """The workflow's ``config.yaml``, in the current folder beside its ``Snakefile``."""
     here = Path("config.yaml")
-    return here if here.exists() and Path("Snakefile").exists() else WORKFLOW_DIR.parent / "config.yaml"
+    if not (here.exists() and Path("Snakefile").exists() and Path("workflow").is_dir()):
+        raise ConfigError(f"no workflow in {Path.cwd()}: run this in the workflow's folder "
+                          "(the clone, with Snakefile, config.yaml and workflow/), as snakemake")
+    return here
 
 
 def active_config(configfiles: list[str], pairs: list[str]) -> dict:
@@ -55,7 +59,7 @@ def active_config(configfiles: list[str], pairs: list[str]) -> dict:
         user = deep_merge(user, parse_config(pairs) if pairs else {})
     except (ValueError, AssertionError) as exc:
         raise ConfigError(f"--config {' '.join(pairs)}: {exc}") from exc
-    return load_config(deep_merge(base, user), base=base, user=user)
+    return load_config(deep_merge(base, user), workflow_dir=Path("workflow"), base=base, user=user)
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -83,17 +87,17 @@ def main(argv=None) -> int:
 
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from .status import NoResults
+    from reproduce.status import NoResults
 
     try:
         if args.command == "estimate":
             if args.jobs < 1:
                 parser.error("--jobs must be at least 1")
-            from .estimate import estimate_command
+            from reproduce.estimate import estimate_command
 
             print(estimate_command(active_config(args.configfile, args.config), args.jobs))
         else:
-            from .status import status_command
+            from reproduce.status import status_command
 
             explicit = bool(args.configfile or args.config)
             config = active_config(args.configfile, args.config) if explicit else None

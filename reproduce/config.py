@@ -1,7 +1,10 @@
 """The workflow's configuration: presets, schema validation with defaults, sanity checks.
 
-``load_config`` is called by the Snakefile before any job runs. Every error names the
-config key (``training.max_epochs: -3 is less than the minimum of 1``).
+``load_config`` is called by the Snakefile before any job runs, with the workflow's folder
+(its schema and presets) passed explicitly, so the package works installed anywhere. Every
+error names the config key (``training.max_epochs: -3 is less than the minimum of 1``).
+The schema holds types, ranges and descriptions; the data sets and models are checked
+against the package's registries (``reproduce.datasets``, ``reproduce.model_registry``).
 """
 
 from __future__ import annotations
@@ -12,11 +15,24 @@ from pathlib import Path
 
 import yaml
 
-from .datasets import get_dataset
+from reproduce.datasets import DATASETS, get_dataset
+from reproduce.model_registry import parse_model_name
+from reproduce.paper_values import AUC
 
-WORKFLOW_DIR = Path(__file__).resolve().parent.parent / "workflow"
-SCHEMA_PATH = WORKFLOW_DIR / "schemas" / "config.schema.yaml"
-PRESETS_DIR = WORKFLOW_DIR / "presets"
+
+def schema_path(workflow_dir) -> Path:
+    """The config schema of a workflow folder (the one holding ``rules/``)."""
+    return Path(workflow_dir) / "schemas" / "config.schema.yaml"
+
+
+def presets_dir(workflow_dir) -> Path:
+    """The presets folder of a workflow folder."""
+    return Path(workflow_dir) / "presets"
+
+
+def default_models(dataset: str) -> list[str]:
+    """The networks of a data set's paper table (``reproduce.paper_values.AUC``)."""
+    return [m for m in AUC.get(dataset, {}) if m != "bdt"]
 
 
 class ConfigError(ValueError):
@@ -67,6 +83,8 @@ def coerce_cli_strings(instance, schema: dict, root: dict | None = None):
             if sub is None:
                 sub = next((v for pattern, v in schema.get("patternProperties", {}).items()
                             if re.match(pattern, str(key))), None)
+            if sub is None and isinstance(schema.get("additionalProperties"), dict):
+                sub = schema["additionalProperties"]
             out[key] = coerce_cli_strings(value, sub, root) if sub else value
         return out
     if isinstance(instance, list) and isinstance(schema.get("items"), dict):
@@ -89,14 +107,15 @@ def coerce_cli_strings(instance, schema: dict, root: dict | None = None):
     return instance
 
 
-def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
-    """Validate against the JSON schema, fill defaults, check splits against the files.
+def validate_config(config: dict, schema_file) -> dict:
+    """Validate against the JSON schema ``schema_file``, fill defaults, check the data sets
+    and models against the registries and the splits against the files.
 
     Returns the completed config; raises ConfigError naming the offending key.
     """
     import jsonschema
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = yaml.safe_load(Path(schema_file).read_text())
     config = coerce_cli_strings(copy.deepcopy(config), schema)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
@@ -108,6 +127,7 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
             message = f"unknown key: {message}"
         raise ConfigError(f"config key {key}: {message}")
     _fill_defaults(config, schema)
+    _check_registries(config)
     for name in config["datasets"]:
         try:
             get_dataset(name, config["dataset_overrides"].get(name))
@@ -116,6 +136,29 @@ def validate_config(config: dict, schema_path: Path = SCHEMA_PATH) -> dict:
     if config["training"]["final_momentum"] < config["training"]["initial_momentum"]:
         raise ConfigError("config key training.final_momentum: must be >= initial_momentum")
     return config
+
+
+def _check_registries(config: dict) -> None:
+    """Data set names known to ``reproduce.datasets``, model names to
+    ``reproduce.model_registry``; ``models`` filled from the paper's tables."""
+    known = ", ".join(DATASETS)
+    for i, name in enumerate(config["datasets"]):
+        if name not in DATASETS:
+            raise ConfigError(f"config key datasets.{i}: unknown data set {name!r} "
+                              f"(known: {known})")
+    for key in ("dataset_overrides", "models"):
+        for name in config[key]:
+            if name not in DATASETS:
+                raise ConfigError(f"config key {key}.{name}: unknown data set {name!r} "
+                                  f"(known: {known})")
+    for name in config["datasets"]:
+        if name not in config["models"]:
+            config["models"][name] = default_models(name)
+        for i, model in enumerate(config["models"][name]):
+            try:
+                parse_model_name(model)
+            except ValueError as exc:
+                raise ConfigError(f"config key models.{name}.{i}: {exc}") from exc
 
 
 def user_overrides(config: dict, base: dict) -> dict:
@@ -134,9 +177,10 @@ def user_overrides(config: dict, base: dict) -> dict:
     return diff
 
 
-def load_config(config: dict, base: dict | None = None, presets_dir: Path = PRESETS_DIR,
+def load_config(config: dict, *, workflow_dir, base: dict | None = None,
                 user: dict | None = None) -> dict:
-    """Apply ``config["preset"]`` (a file in ``workflow/presets/``), then validate.
+    """Apply ``config["preset"]`` (a file in ``<workflow_dir>/presets/``), then validate
+    against ``<workflow_dir>/schemas/config.schema.yaml``.
 
     Precedence, lowest first: ``base`` (the parsed ``config.yaml``), the preset, then what
     the user set on top of ``config.yaml`` (``--configfile``, ``--config``): ``user`` when
@@ -146,12 +190,12 @@ def load_config(config: dict, base: dict | None = None, presets_dir: Path = PRES
     """
     preset = config.get("preset", "none")
     if preset not in (None, "none"):
-        path = Path(presets_dir) / f"{preset}.yaml"
+        path = presets_dir(workflow_dir) / f"{preset}.yaml"
         if not path.exists():
-            known = sorted(p.stem for p in Path(presets_dir).glob("*.yaml"))
+            known = sorted(p.stem for p in presets_dir(workflow_dir).glob("*.yaml"))
             raise ConfigError(f"config key preset: no preset {preset!r} "
                               f"(known: none, {', '.join(known)})")
         overrides = dict(user) if user is not None else user_overrides(config, base or {})
         preset_values = yaml.safe_load(path.read_text()) or {}
         config = deep_merge(deep_merge(base or config, preset_values), overrides)
-    return validate_config(config)
+    return validate_config(config, schema_path(workflow_dir))

@@ -1,8 +1,15 @@
-"""The two benchmark data sets of Baldi, Sadowski & Whiteson (2014), defined in one place.
+"""The registry of data sets: the two benchmarks of Baldi, Sadowski & Whiteson (2014).
 
 Every fact about a data file (where to get it, how large it is, its checksum, its columns,
-its feature groups and the paper's split) lives here and nowhere else. The workflow's config
-may override the source (a local file for the demo) and the split, never the columns.
+its feature groups, the paper's split, which table of the paper reports it) lives here and
+nowhere else; the workflow (wildcards, config checks, resources, figures) and the report
+derive what they need from ``DATASETS``. The workflow's config may pick another source (the
+embedded sample: ``dataset_overrides.HIGGS.source: sample``) or override the source and the
+split, never the columns.
+
+Adding a data set is one ``DatasetSpec`` in ``DATASETS`` plus its paper values in
+``reproduce.paper_values`` (``AUC``, the models of its table; ``SIGNIFICANCE`` if the paper
+gives one); ``tests/test_registry.py`` runs the workflow on a toy one added that way.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ HIGGS_LOW_LEVEL = (
     "jet_2_pt", "jet_2_eta", "jet_2_phi", "jet_2_b_tag",
     "jet_3_pt", "jet_3_eta", "jet_3_phi", "jet_3_b_tag",
     "jet_4_pt", "jet_4_eta", "jet_4_phi", "jet_4_b_tag",
-)  # PAPER.md "Two benchmarks": 21 low-level features, in file order
+)  # the paper, "Benchmark data": 21 low-level features, in file order
 HIGGS_HIGH_LEVEL = ("m_jj", "m_jjj", "m_lv", "m_jlv", "m_bb", "m_wbb", "m_wwbb")
 
 SUSY_LOW_LEVEL = (
@@ -51,6 +58,13 @@ class DatasetSpec:
         rows: number of events in the file.
         low_level, high_level: feature names, in file order (column 0 is the label).
         splits: ``{"train"|"valid"|"test": (first_row, end_row)}``, in file order.
+        paper_table: the paper's table of this data set's AUCs ("Table 1").
+        mass_features: the two reconstructed masses of the paper's Fig. 8 (the events that
+            pass a cut on the network's output), or None where the paper has no such figure.
+        sources: other files of the same layout, by name (``{"sample": {...}}``): the facts
+            (``urls``, ``filename``, ``size``, ``sha256``, ``rows``, ``splits``) that
+            ``dataset_overrides.<name>.source`` puts in place of the full file's.
+        source: the name of the source this spec describes ("full" unless one was picked).
     """
 
     name: str
@@ -62,6 +76,10 @@ class DatasetSpec:
     low_level: tuple
     high_level: tuple
     splits: dict
+    paper_table: str = ""
+    mass_features: tuple | None = None
+    sources: dict = dataclasses.field(default_factory=dict)
+    source: str = "full"
 
     @property
     def features(self) -> tuple:
@@ -103,6 +121,21 @@ HIGGS = DatasetSpec(
     # The authors' code: train rows 0..10M, valid 10M..10.5M, test the last 500k.
     splits={"train": (0, 10_000_000), "valid": (10_000_000, 10_500_000),
             "test": (10_500_000, 11_000_000)},
+    paper_table="Table 1",
+    mass_features=("m_wbb", "m_wwbb"),  # the paper, Fig. 8
+    sources={
+        # data/higgs-sample.csv.gz: 10,984 real events of HIGGS.csv.gz, same layout (see
+        # data/README.md); the demo and smoke presets and the tests use it. The split keeps
+        # 1,000 events each for validation and test.
+        "sample": {
+            "urls": ("data/higgs-sample.csv.gz",),
+            "filename": "higgs-sample.csv.gz",
+            "size": 2_813_312,
+            "sha256": "d297344d54995de8aa39d04d5f4fa1659248673395aa9b6e124190e9e30426df",
+            "rows": 10_984,
+            "splits": {"train": (0, 8_984), "valid": (8_984, 9_984), "test": (9_984, 10_984)},
+        },
+    },
 )
 
 SUSY = DatasetSpec(
@@ -120,6 +153,7 @@ SUSY = DatasetSpec(
     high_level=SUSY_HIGH_LEVEL,
     splits={"train": (0, 4_000_000), "valid": (4_000_000, 4_500_000),
             "test": (4_500_000, 5_000_000)},
+    paper_table="Table 2",
 )
 
 DATASETS = {spec.name: spec for spec in (HIGGS, SUSY)}
@@ -130,9 +164,9 @@ def get_dataset(name: str, overrides: dict | None = None) -> DatasetSpec:
 
     Args:
         name: "HIGGS" or "SUSY".
-        overrides: optional dict with any of ``urls``, ``filename``, ``size``, ``sha256``,
-            ``rows``, ``splits`` (as in the workflow config's ``dataset_overrides.<name>``
-            block).
+        overrides: optional dict with any of ``source`` (a name in the spec's ``sources``,
+            applied first), ``urls``, ``filename``, ``size``, ``sha256``, ``rows``,
+            ``splits`` (as in the workflow config's ``dataset_overrides.<name>`` block).
 
     Returns:
         A DatasetSpec. The file name is checked (one path component, see
@@ -143,6 +177,13 @@ def get_dataset(name: str, overrides: dict | None = None) -> DatasetSpec:
         raise ValueError(f"unknown data set {name!r}: expected one of {', '.join(DATASETS)}")
     spec = DATASETS[name]
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    source = overrides.pop("source", spec.source)
+    if source != spec.source:
+        if source not in spec.sources:
+            known = ", ".join([spec.source, *spec.sources])
+            raise ValueError(f"source: {name} has no source {source!r} (known: {known})")
+        overrides = {**spec.sources[source], **overrides}
+    overrides["source"] = source
     if "urls" in overrides:
         overrides["urls"] = tuple(overrides["urls"])
     if "splits" in overrides:

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .datasets import DATASETS, get_dataset
-from .model_names import parse_model_name
+from reproduce.datasets import DATASETS, get_dataset
+from reproduce.model_registry import network_settings, parse_model_name
 
 # ---- Rates measured once, with their provenance (the only constants of the estimate) ----
 # All from the full-scale rehearsal of issue 14 on the project's 2-core development VM (no
@@ -72,12 +72,10 @@ class NetworkTiming:
 
 def training_settings(network: str, training: dict, threads: int):
     """The ``TrainingSettings`` the train rule builds for ``network`` (a model name)."""
-    from .training import TrainingSettings
+    from reproduce.train.training import TrainingSettings
 
-    variant = parse_model_name(network)
-    overrides = {k: variant[k] for k in ("width", "depth") if variant[k] is not None}
     return TrainingSettings.from_dict(
-        dict(training, dropout=variant["dropout"], threads=threads) | overrides)
+        dict(training, threads=threads) | network_settings(network))
 
 
 def time_network(network: str, n_inputs: int, settings, n_train: int) -> NetworkTiming:
@@ -87,11 +85,11 @@ def time_network(network: str, n_inputs: int, settings, n_train: int) -> Network
     import keras
     import tensorflow as tf
 
-    from .batch_order import make_batch_order
-    from .block_steps import enable_block_steps
-    from .callbacks import PerBatchLearningRateDecay
-    from .models import paper_model
-    from .training import compile_for_training, epoch_blocks
+    from reproduce.train.batch_order import make_batch_order
+    from reproduce.train.block_steps import enable_block_steps
+    from reproduce.train.callbacks import PerBatchLearningRateDecay
+    from reproduce.train.models import paper_model
+    from reproduce.train.training import compile_for_training, epoch_blocks
 
     variant = parse_model_name(network)
     block = settings.block_size(n_train)
@@ -238,7 +236,7 @@ class Plan:
 
 def plan(config: dict) -> Plan:
     """Time every distinct network of the validated ``config`` and scale the rest."""
-    from .training import blocks_per_epoch, configure_tensorflow
+    from reproduce.train.training import blocks_per_epoch, configure_tensorflow
 
     started = time.perf_counter()
     load = os.getloadavg()[0]

@@ -1,11 +1,9 @@
-"""The numbers the paper reports, transcribed once (PAPER.md, Tables 1 and 2)."""
+"""The numbers the paper reports, transcribed once (Tables 1 and 2 and Supplementary Table 3 of the paper)."""
 
 from __future__ import annotations
 
-# Row labels of the paper's tables for this package's model names.
-MODEL_LABELS = {"bdt": "BDT", "shallow": "NN", "deep": "DN",
-                "shallow_dropout": "NNdropOut", "deep_dropout": "DNdropOut"}
-
+# Per data set of reproduce.datasets (its paper_table). The row labels of these tables come
+# from reproduce.model_registry.model_label.
 # (mean, std) of the test AUC; "<0.001" is entered as 0.001 (the bound), 0.01 for BDT.
 AUC = {
     "HIGGS": {  # Table 1, 500k test events

@@ -16,14 +16,12 @@ import csv
 import io
 import json
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .estimate import duration, makespan
-
-RUN_NAME = re.compile(r"^(?P<model>.+)-(?P<features>low|high|complete)-seed(?P<seed>\d+)$")
+from reproduce.estimate import duration, makespan
+from reproduce.layout import RUN_NAME, RunFiles
 RATE_WINDOW = 10  # epochs/hour from the wall time of the last (up to) 10 epochs
 STALLED_AFTER = 3.0  # a run with no epoch for 3 epoch-times (and 10 min) may be dead
 
@@ -120,9 +118,10 @@ def read_json(path: Path) -> tuple[dict | None, str | None]:
 def read_run(folder: Path, dataset: str) -> RunStatus:
     match = RUN_NAME.match(folder.name)
     run = RunStatus(dataset, folder.name, match.group("model") if match else folder.name)
-    log = folder / "progress" / "log.csv"
+    files = RunFiles.in_folder(folder)
+    log = files.live_log
     if not log.exists():
-        log = folder / "log.csv"
+        log = files.log
     run.rows, note = read_log(log)
     if log.exists():
         try:
@@ -130,11 +129,12 @@ def read_run(folder: Path, dataset: str) -> RunStatus:
         except OSError:
             pass
     # The state folder is swapped with renames after each epoch: in the gap, state.old holds it.
-    for state_dir in ("state", "state.old"):
-        run.state, state_note = read_json(folder / state_dir / "state.json")
+    for state_file in (files.state_file,
+                       files.state.with_name(files.state.name + ".old") / files.state_file.name):
+        run.state, state_note = read_json(state_file)
         if run.state is not None or state_note:
             break
-    run.metrics, metrics_note = read_json(folder / "metrics.json")
+    run.metrics, metrics_note = read_json(files.metrics)
     run.notes = [n for n in (note, state_note, metrics_note) if n]
     return run
 
@@ -265,7 +265,7 @@ def status_command(results: Path, config: dict | None = None) -> str:
 
     # Runs without their own rate yet (and runs not started) take as long as the runs of
     # their model timed so far (median seconds per epoch), to the cap; a BDT as estimated.
-    from .estimate import bdt_seconds
+    from reproduce.estimate import bdt_seconds
 
     cap = int(config["training"]["max_epochs"])
     per_epoch: dict = {}

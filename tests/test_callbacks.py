@@ -6,9 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from reproduce.callbacks import (MomentumRamp, PaperEarlyStopping, PerBatchLearningRateDecay,
+from reproduce.train.callbacks import (MomentumRamp, PaperEarlyStopping, PerBatchLearningRateDecay,
                                  RaiseOnNonFiniteLoss, StopOnThreshold)
-from reproduce.optimizers import ScheduledMomentumSGD
+from reproduce.train.optimizers import ScheduledMomentumSGD
 
 
 def linear_model(n_inputs, seed=0):

@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from reproduce.download import DownloadError, fetch_dataset_file
+from reproduce.data.download import DownloadError, fetch_dataset_file
 
 from conftest import SAMPLE, SAMPLE_SHA256
 

@@ -8,11 +8,11 @@ import sys
 import time
 
 
-from reproduce.gpu_slots import count_gpus, gpu_slot
+from reproduce.train.gpu_slots import count_gpus, gpu_slot
 
 HOLDER = """
 import json, os, sys, time
-from reproduce.gpu_slots import gpu_slot, pin_process_to_gpu
+from reproduce.train.gpu_slots import gpu_slot, pin_process_to_gpu
 with gpu_slot(int(sys.argv[1]), sys.argv[2], poll=0.02) as slot:
     pin_process_to_gpu(slot)
     start = time.time()
@@ -69,7 +69,7 @@ def test_no_gpu_means_cpu(tmp_path, monkeypatch):
 def test_timeout_when_all_slots_held(tmp_path):
     with gpu_slot(1, tmp_path):
         proc = subprocess.run([sys.executable, "-c",
-                               "import sys\nfrom reproduce.gpu_slots import gpu_slot\n"
+                               "import sys\nfrom reproduce.train.gpu_slots import gpu_slot\n"
                                f"with gpu_slot(1, {str(tmp_path)!r}, poll=0.05, timeout=0.3):\n"
                                "    pass"], capture_output=True, text=True)
     assert proc.returncode != 0 and "no free GPU slot" in proc.stderr

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from reproduce.models import hidden_layer_widths, paper_model
+from reproduce.train.models import hidden_layer_widths, paper_model
 
 
 def test_deep_higgs_net_has_279901_parameters():
@@ -57,16 +57,7 @@ def test_same_seed_same_weights_other_seed_different():
     assert not np.array_equal(a[0], c[0])
 
 
-def test_model_names_of_the_supplementary_table():
-    from reproduce.models import parse_model_name
-
-    assert parse_model_name("deep") == {"model": "deep", "dropout": False, "width": None,
-                                        "depth": None}
-    assert parse_model_name("shallow_w10000")["width"] == 10000
-    assert parse_model_name("deep_dropout_h5") == {"model": "deep", "dropout": True,
-                                                   "width": None, "depth": 5}
-    with pytest.raises(ValueError, match="does not match"):
-        parse_model_name("deep_x3")
+def test_six_layer_network_of_the_supplementary_table():
     # "DN 6 layers" of Supp. Table 3 = 5 hidden layers + output
     net = paper_model("deep", 28, seed=1, depth=5)
     assert net.count_params() == 279_901 + 300 * 300 + 300

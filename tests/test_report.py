@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from reproduce.evaluation import evaluate_scores
-from reproduce.report import (RunFiles, auc_table, describe_runs, figure_captions, load_logs,
+from reproduce.evaluate.evaluation import evaluate_scores
+from reproduce.report.report import (RunFiles, auc_table, describe_runs, figure_captions, load_logs,
                               load_runs, table_markdown, write_partial_report, write_report)
 
 FEATURES = ("low", "high", "complete")
@@ -218,8 +218,8 @@ def test_recorded_facts_in_table_and_summary(grid):
     summary = (tmp_path / "figures" / "summary.md").read_text()
     assert "HIGGS DN high-level seed 3 trained to a constant output" in summary
     assert "output constant: std 1e-9 over the test split" in summary
-    # the significance footnote states the numbers of reproduce.metrics
-    from reproduce import metrics
+    # the significance footnote states the numbers of reproduce.evaluate.metrics
+    from reproduce.evaluate import metrics
 
     assert (f"for {metrics.SIGNIFICANCE_SIGNAL_EVENTS:g} signal and "
             f"{metrics.SIGNIFICANCE_BACKGROUND_EVENTS:g} +- "
@@ -337,7 +337,7 @@ def test_partial_report_of_a_finished_workflow_is_the_final_report(grid):
 
 
 def test_supplementary_table3_beside_the_paper(tmp_path):
-    from reproduce.report import write_supp_table3
+    from reproduce.report.report import write_supp_table3
 
     runs = [make_run(tmp_path, "deep_h5", f, 1, 0.9) for f in FEATURES]
     runs += [make_run(tmp_path, "shallow", f, 1, 0.7) for f in FEATURES]

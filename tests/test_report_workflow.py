@@ -150,7 +150,7 @@ def test_html_report_in_a_browser(local_smoke_run, tmp_path):
 def test_partial_report_target_with_runs_missing(local_smoke_run, tmp_path):
     """Runs finished, one in training (its live log only), one not started: the target
     renders paper_figures/ from what exists, marks the rest, and starts no job but itself."""
-    from reproduce.training import PROGRESS_DIR
+    from reproduce.layout import RunFiles
 
     for name in ("Snakefile", "config.yaml", "workflow"):
         source = local_smoke_run / name
@@ -166,7 +166,7 @@ def test_partial_report_target_with_runs_missing(local_smoke_run, tmp_path):
     for name in ("metrics.json", "log.csv", "test_scores.npz"):
         (in_training / name).unlink()
     (evaluations / "shallow-low-seed1.json").unlink()
-    live = in_training / PROGRESS_DIR / "log.csv"
+    live = RunFiles.in_folder(in_training).live_log
     lines = live.read_text().splitlines()
     live.write_text("\n".join(lines[:3]) + "\n" + lines[3][:10])  # a line being written
 

@@ -3,7 +3,7 @@ from decimal import Decimal, getcontext
 import numpy as np
 import pytest
 
-from reproduce.schedules import ExponentialStepDecay, learning_rate_at, momentum_at
+from reproduce.train.schedules import ExponentialStepDecay, learning_rate_at, momentum_at
 
 getcontext().prec = 40
 
@@ -40,7 +40,7 @@ def test_repeated_float32_division_drifts_but_closed_form_does_not():
 
 
 def test_paper_numbers():
-    # PAPER.md: ~9.2e-4 at epoch 200 with 100k batches per epoch; floor near epoch 541.
+    # The paper: ~9.2e-4 at epoch 200 with 100k batches per epoch; floor near epoch 541.
     assert learning_rate_at(200 * 100_000) == pytest.approx(9.2e-4, rel=0.01)
     assert learning_rate_at(540 * 100_000) > 1e-6
     assert learning_rate_at(542 * 100_000) == 1e-6

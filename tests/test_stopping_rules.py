@@ -10,8 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from reproduce.callbacks import EpochBudget, PaperEarlyStopping, Pylearn2Termination
-from reproduce.optimizers import ScheduledMomentumSGD
+from reproduce.train.callbacks import EpochBudget, PaperEarlyStopping, Pylearn2Termination
+from reproduce.train.optimizers import ScheduledMomentumSGD
 
 from test_callbacks import FeedValLoss
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from reproduce.datasets import get_dataset
-from reproduce.tfrecords import (InputFormatError, load_manifest, read_split,
+from reproduce.data.tfrecords import (InputFormatError, load_manifest, read_split,
                                  shuffled_batches, standardization_constants,
                                  write_tfrecord_shards)
 

@@ -27,7 +27,7 @@ def train(shards, run_dir, **overrides):
 
 
 def weights(run_dir, name="model.keras"):
-    import reproduce.keras_objects  # noqa: F401  (registers the package's objects)
+    import reproduce.train.keras_objects  # noqa: F401  (registers the package's objects)
 
     return keras.models.load_model(Path(run_dir) / name).get_weights()
 
@@ -193,7 +193,7 @@ def test_changed_cap_extends_changed_rate_starts_afresh(sample_shards, sample_sp
 
     # the input converted again (other shard files): the saved state is not this data's
     from conftest import SAMPLE
-    from reproduce.tfrecords import write_tfrecord_shards
+    from reproduce.data.tfrecords import write_tfrecord_shards
 
     rebuilt = tmp_path_factory.mktemp("rebuilt")
     write_tfrecord_shards(SAMPLE, rebuilt, sample_spec, rows_per_shard=3000,

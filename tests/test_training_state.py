@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from reproduce.batch_order import SharedBatchOrder
-from reproduce.callbacks import CorruptStateError, Pylearn2Termination, TrainingStateCheckpoint
-from reproduce.optimizers import ScheduledMomentumSGD
-from reproduce.training import (TrainingSettings, epoch_blocks, fingerprint_differences,
+from reproduce.train.batch_order import SharedBatchOrder
+from reproduce.train.callbacks import CorruptStateError, Pylearn2Termination, TrainingStateCheckpoint
+from reproduce.train.optimizers import ScheduledMomentumSGD
+from reproduce.train.training import (TrainingSettings, epoch_blocks, fingerprint_differences,
                                 resume_plan, run_fingerprint)
 
 STEPS_PER_EPOCH = 4  # 8 rows in batches of 2

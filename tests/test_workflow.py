@@ -61,11 +61,6 @@ def test_smoke_preset_end_to_end(local_smoke_run):
                                              "--config", "preset=smoke").stdout
 
 
-def test_lint_is_clean(workflow_copy):
-    proc = snakemake(workflow_copy, "--lint", check=False)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-
-
 @pytest.mark.slow
 def test_susy_path_with_dropout_variants(workflow_copy):
     """SUSY through the same rules: its own columns, split, dropout models and Table 2.

@@ -5,12 +5,11 @@ import logging
 import sys
 
 from reproduce.datasets import get_dataset
-from reproduce.training import TrainingSettings, train_run
+from reproduce.train.training import TrainingSettings, train_run
 
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 tfrecords, run_dir, settings = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
-spec = get_dataset("HIGGS", {"rows": 10984, "splits": {
-    "train": [0, 8984], "valid": [8984, 9984], "test": [9984, 10984]}})
+spec = get_dataset("HIGGS", {"source": "sample"})
 train_run(tfrecords, run_dir, spec=spec, model=settings.pop("model", "deep"),
           feature_set="complete", seed=settings.pop("seed", 1),
           settings=TrainingSettings.from_dict(settings), verbose=0)

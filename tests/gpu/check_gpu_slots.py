@@ -24,12 +24,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from reproduce.gpu_slots import count_gpus  # noqa: E402
+from reproduce.train.gpu_slots import count_gpus  # noqa: E402
 
 JOB = """
 import json, os, sys, time
 sys.path.insert(0, {root!r})
-from reproduce.gpu_slots import gpu_slot, pin_process_to_gpu
+from reproduce.train.gpu_slots import gpu_slot, pin_process_to_gpu
 with gpu_slot(int(sys.argv[1]), sys.argv[2], poll=0.05) as slot:
     pin_process_to_gpu(slot)
     start = time.time()

@@ -1,4 +1,4 @@
-"""Faults of the CSV.gz -> TFRecord conversion (``reproduce.tfrecords``), each in a real
+"""Faults of the CSV.gz -> TFRecord conversion (``reproduce.data.tfrecords``), each in a real
 gzip file or a real killed process; every result is checked against numpy's own parse."""
 
 import json
@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from reproduce.tfrecords import InputFormatError, load_manifest, read_split, write_tfrecord_shards
+from reproduce.data.tfrecords import InputFormatError, load_manifest, read_split, write_tfrecord_shards
 
 
 def numpy_reference(lines):
@@ -123,7 +123,7 @@ def test_sigkilled_conversion_leaves_no_manifest_and_reruns_cleanly(
     out = tmp_path / "out"
     child = python_child(
         "from reproduce.datasets import get_dataset\n"
-        "from reproduce.tfrecords import write_tfrecord_shards\n"
+        "from reproduce.data.tfrecords import write_tfrecord_shards\n"
         f"spec = get_dataset('HIGGS', {{'rows': {n}, 'splits': {splits!r}}})\n"
         f"write_tfrecord_shards({str(source)!r}, {str(out)!r}, spec, rows_per_shard=2000,"
         " rows_per_record=500)")

@@ -1,4 +1,4 @@
-"""Faults of the download (``reproduce.download``), each injected for real: a local HTTP
+"""Faults of the download (``reproduce.data.download``), each injected for real: a local HTTP
 server on 127.0.0.1 that cuts, lies or serves the wrong thing, unresolvable host names,
 a download process killed with SIGKILL, hostile zip archives and file names."""
 
@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from reproduce.datasets import HIGGS, get_dataset
-from reproduce.download import DownloadError, check_url, fetch_dataset_file
+from reproduce.data.download import DownloadError, check_url, fetch_dataset_file
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 
 
 def test_cut_without_content_length_keeps_the_part_and_resumes(http_server, tmp_path,
@@ -80,7 +82,7 @@ def test_url_schemes_schema_and_code_agree(url, accepted):
 
     def schema_accepts():
         try:
-            validate_config({"dataset_overrides": {"HIGGS": {"urls": [url]}}})
+            validate_config({"dataset_overrides": {"HIGGS": {"urls": [url]}}}, SCHEMA)
             return True
         except ConfigError as exc:
             assert "config key dataset_overrides.HIGGS.urls.0" in str(exc)
@@ -105,7 +107,7 @@ def test_file_name_with_folders_is_refused(filename):
     from reproduce.config import ConfigError, validate_config
 
     with pytest.raises(ConfigError, match="config key dataset_overrides.HIGGS.filename"):
-        validate_config({"dataset_overrides": {"HIGGS": {"filename": filename}}})
+        validate_config({"dataset_overrides": {"HIGGS": {"filename": filename}}}, SCHEMA)
     with pytest.raises(ValueError, match="filename: expected a file name without folders"):
         get_dataset("HIGGS", {"filename": filename})
 
@@ -113,10 +115,9 @@ def test_file_name_with_folders_is_refused(filename):
 def test_file_name_rule_is_the_same_in_schema_and_code():
     import yaml
 
-    from reproduce.config import SCHEMA_PATH
     from reproduce.datasets import FILENAME_PATTERN
 
-    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    schema = yaml.safe_load(SCHEMA.read_text())
     override = schema["properties"]["dataset_overrides"]["patternProperties"]["^(HIGGS|SUSY)$"]
     assert override["properties"]["filename"]["pattern"] == FILENAME_PATTERN
     for name in ("HIGGS.csv.gz", "higgs-sample.csv.gz", "SUSY.v2.csv.gz"):
@@ -151,7 +152,7 @@ def test_sigkilled_download_process_resumes_on_rerun(http_server, tmp_path, samp
     http_server.behaviour["/HIGGS.csv.gz"] = ["stall:5"]
     url, dest = http_server.url + "/HIGGS.csv.gz", tmp_path / "HIGGS.csv.gz"
     part = tmp_path / "HIGGS.csv.gz.part"
-    child = python_child("from reproduce.download import fetch_dataset_file\n"
+    child = python_child("from reproduce.data.download import fetch_dataset_file\n"
                          f"fetch_dataset_file([{url!r}], {str(dest)!r}, "
                          f"sha256={sample.sha256!r})")
     sigkill_when(child, lambda: part.exists() and part.stat().st_size >= 65536 * 3)
@@ -203,7 +204,7 @@ def test_zip_member_names_cannot_write_outside(http_server, tmp_path, sample, me
 def test_file_put_in_place_by_hand_is_verified(tmp_path, sample):
     """Issue 15's instructions say a copy put under resources/ by hand is verified on the
     next run (the conversion step calls ``verify_file_in_place`` first)."""
-    from reproduce.download import verify_file_in_place
+    from reproduce.data.download import verify_file_in_place
 
     by_hand = tmp_path / "resources" / "HIGGS" / "HIGGS.csv.gz"
     by_hand.parent.mkdir(parents=True)
@@ -250,7 +251,7 @@ def test_gzip_end_check_agrees_with_python_gzip(tmp_path, sample, make):
     import gzip
     import zlib
 
-    from reproduce.download import gzip_stream_problem
+    from reproduce.data.download import gzip_stream_problem
 
     data = make(sample.data)
     path = tmp_path / "f.csv.gz"

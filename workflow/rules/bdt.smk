@@ -4,8 +4,8 @@ rule bdt:
     input:
         manifest=rules.tfrecords.output.manifest,
     output:
-        scores=f"{RESULTS}/{{dataset}}/runs/bdt-{{features}}-seed{{seed}}/test_scores.npz",
-        metrics=f"{RESULTS}/{{dataset}}/runs/bdt-{{features}}-seed{{seed}}/metrics.json",
+        scores=str(BDT_RUN.scores),
+        metrics=str(BDT_RUN.metrics),
     log:
         f"{RESULTS}/logs/bdt/{{dataset}}/bdt-{{features}}-seed{{seed}}.log",
     benchmark:
@@ -15,9 +15,7 @@ rule bdt:
         bdt={k: v for k, v in config["bdt"].items() if k != "enabled"},
     threads: config["compute"]["train_threads"]
     resources:
-        mem_mb=lambda w: 12000 if w.dataset == "HIGGS" else 6000,
+        mem_mb=bdt_mem_mb,
         runtime=720,
-    conda:
-        "../envs/reproduce.yaml"
     script:
         "../scripts/bdt.py"

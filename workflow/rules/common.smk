@@ -1,19 +1,28 @@
 from pathlib import Path
 
-from reproduce.datasets import get_dataset
-from reproduce.model_names import MODEL_NAME_PATTERN
+from reproduce.datasets import DATASETS, FEATURE_SETS, get_dataset
+from reproduce.layout import RUN, RunFiles, TFRecordFiles, evaluation_file, run_folder, tfrecord_folder
+from reproduce.model_registry import BDT, MODEL_NAME_PATTERN, slurm_minutes
 from reproduce.paper_values import SUPP_TABLE3
 
 RESULTS = config["results"]
 FIGURES = config["figures"]
-RUN = "{model}-{features}-seed{seed}"
+
+# Every path of a stage, from reproduce.layout (the one home of the file names).
+TFRECORDS = TFRecordFiles.in_folder(tfrecord_folder(RESULTS, "{dataset}"))
+NETWORK_RUN = RunFiles.in_folder(
+    run_folder(RESULTS, "{dataset}", "{network}-{features}-seed{seed}")
+)
+BDT_RUN = RunFiles.in_folder(run_folder(RESULTS, "{dataset}", "bdt-{features}-seed{seed}"))
+ANY_RUN = RunFiles.in_folder(run_folder(RESULTS, "{dataset}", RUN))
+EVALUATION = str(evaluation_file(RESULTS, "{dataset}", RUN))
 
 
 wildcard_constraints:
-    dataset="HIGGS|SUSY",
-    model=f"{MODEL_NAME_PATTERN}|bdt",
+    dataset="|".join(DATASETS),
+    model=f"{MODEL_NAME_PATTERN}|{BDT}",
     network=MODEL_NAME_PATTERN,
-    features="low|high|complete",
+    features="|".join(FEATURE_SETS),
     seed=r"\d+",
 
 
@@ -24,6 +33,31 @@ def dataset_spec(dataset):
 def train_rows(dataset):
     start, end = dataset_spec(dataset).splits["train"]
     return end - start
+
+
+def data_mb(dataset, bytes_per_value):
+    """Megabytes of the whole file held as a matrix of ``bytes_per_value`` numbers."""
+    spec = dataset_spec(dataset)
+    return spec.rows * len(spec.columns) * bytes_per_value / 1e6
+
+
+def train_mem_mb(wildcards):
+    """A training holds the three splits in float32 and tf.data's copy of the training
+    rows: about five float32 copies of the file, plus TensorFlow (1.5 GB)."""
+    return round(1500 + data_mb(wildcards.dataset, 4) * 5)
+
+
+def bdt_mem_mb(wildcards):
+    """scikit-learn's boosting reads float32, converts to float64 and bins: about four
+    float64 copies of the file, plus the interpreter (2 GB)."""
+    return round(2000 + data_mb(wildcards.dataset, 8) * 4)
+
+
+def train_minutes(wildcards):
+    """The SLURM time limit of a training (reproduce.model_registry.slurm_minutes)."""
+    return slurm_minutes(
+        wildcards.network, config["training"]["max_epochs"], train_rows(wildcards.dataset)
+    )
 
 
 def source_file(wildcards):
@@ -53,7 +87,7 @@ def all_runs(pattern):
         paths += expand(
             pattern,
             dataset=config["datasets"],
-            model=["bdt"],
+            model=[BDT],
             features=config["feature_sets"],
             seed=config["seeds"][:1],
         )
@@ -61,16 +95,17 @@ def all_runs(pattern):
 
 
 def fig8_runs(dataset):
-    """Fig. 8 compares DN on low-level with NN on high-level inputs (first seed)."""
+    """Fig. 8 compares DN on low-level with NN on high-level inputs (first seed), for a
+    data set whose registry entry names the masses to plot."""
     models, feats = config["models"].get(dataset, []), config["feature_sets"]
-    if dataset != "HIGGS" or not {"deep", "shallow"} <= set(models):
+    if not dataset_spec(dataset).mass_features:
         return []
-    if not {"low", "high"} <= set(feats):
+    if not {"deep", "shallow"} <= set(models) or not {"low", "high"} <= set(feats):
         return []
     seed = config["seeds"][0]
     return [
-        f"{RESULTS}/{dataset}/runs/deep-low-seed{seed}/test_scores.npz",
-        f"{RESULTS}/{dataset}/runs/shallow-high-seed{seed}/test_scores.npz",
+        str(RunFiles.in_folder(run_folder(RESULTS, dataset, f"{model}-{f}-seed{seed}")).scores)
+        for model, f in (("deep", "low"), ("shallow", "high"))
     ]
 
 
@@ -86,27 +121,21 @@ def supp_table3_runs(pattern):
     )
 
 
-# The live log of a training in progress (reproduce.training.PROGRESS_DIR; the partial
-# report's workflow test writes it there through that constant).
-LIVE_LOG = "progress/log.csv"
-
-
 def report_runs():
     """Every run of the config as the report reads it: identity and files (the same
     expansion as the report's inputs, so the report never parses folder names)."""
-    run_dir = f"{RESULTS}/{{dataset}}/runs/{RUN}"
     columns = {
         "key": all_runs("{dataset}\t{model}\t{features}\t{seed}"),
-        "metrics": all_runs(f"{run_dir}/metrics.json"),
-        "evaluation": all_runs(f"{RESULTS}/{{dataset}}/evaluation/{RUN}.json"),
-        "log": all_runs(f"{run_dir}/log.csv"),
-        "progress_log": all_runs(f"{run_dir}/{LIVE_LOG}"),
+        "metrics": all_runs(str(ANY_RUN.metrics)),
+        "evaluation": all_runs(str(EVALUATION)),
+        "log": all_runs(str(ANY_RUN.log)),
+        "progress_log": all_runs(str(ANY_RUN.live_log)),
     }
     runs = []
     for values in zip(*columns.values()):
         run = dict(zip(columns, values))
         dataset, model, features, seed = run.pop("key").split("\t")
-        if model == "bdt":  # no per-epoch log
+        if model == BDT:  # no per-epoch log
             run["log"] = run["progress_log"] = None
         runs.append(dict(run, dataset=dataset, model=model, feature_set=features, seed=seed))
     return runs

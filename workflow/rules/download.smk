@@ -19,7 +19,5 @@ rule download:
         f"{RESULTS}/benchmarks/download/{{dataset}}/{{filename}}.tsv"
     params:
         spec=lambda w: dataset_spec(w.dataset),
-    conda:
-        "../envs/reproduce.yaml"
     script:
         "../scripts/download.py"

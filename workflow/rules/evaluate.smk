@@ -1,14 +1,12 @@
 rule evaluate:
     """Test AUC (exact), ROC curve and discovery significance of one run."""
     input:
-        scores=f"{RESULTS}/{{dataset}}/runs/{RUN}/test_scores.npz",
+        scores=str(ANY_RUN.scores),
     output:
-        f"{RESULTS}/{{dataset}}/evaluation/{RUN}.json",
+        EVALUATION,
     log:
         f"{RESULTS}/logs/evaluate/{{dataset}}/{RUN}.log",
     benchmark:
         f"{RESULTS}/benchmarks/evaluate/{{dataset}}/{RUN}.tsv"
-    conda:
-        "../envs/reproduce.yaml"
     script:
         "../scripts/evaluate.py"

@@ -28,8 +28,6 @@ rule feature_distributions:
         f"{RESULTS}/logs/feature_distributions/{{dataset}}.log",
     params:
         spec=lambda w: dataset_spec(w.dataset),
-    conda:
-        "../envs/reproduce.yaml"
     script:
         "../scripts/feature_distributions.py"
 
@@ -50,8 +48,6 @@ rule mass_after_cut:
         f"{RESULTS}/logs/mass_after_cut/{{dataset}}.log",
     params:
         spec=lambda w: dataset_spec(w.dataset),
-    conda:
-        "../envs/reproduce.yaml"
     script:
         "../scripts/mass_after_cut.py"
 
@@ -60,9 +56,9 @@ rule report:
     """The paper's AUC tables beside ours (the report's first result), how the runs were
     made, learning curves, schedules and ROC curves; captions built from the runs."""
     input:
-        evaluations=all_runs(f"{RESULTS}/{{dataset}}/evaluation/{RUN}.json"),
-        metrics=all_runs(f"{RESULTS}/{{dataset}}/runs/{RUN}/metrics.json"),
-        logs=network_runs(f"{RESULTS}/{{dataset}}/runs/{RUN}/log.csv"),
+        evaluations=all_runs(EVALUATION),
+        metrics=all_runs(str(ANY_RUN.metrics)),
+        logs=network_runs(str(ANY_RUN.log)),
     output:
         table_md=f"{FIGURES}/auc_table.md",
         table_csv=f"{FIGURES}/auc_table.csv",
@@ -108,8 +104,6 @@ rule report:
         figures=lambda w, output: Path(output.summary).parent,
         captions=lambda w, output: Path(output.captions[0]).parent,
         train_curve=config["report"]["train_curve"],
-    conda:
-        "../envs/reproduce.yaml"
     script:
         "../scripts/report.py"
 
@@ -124,8 +118,6 @@ rule partial_report:
         runs=report_runs(),
         figures=FIGURES,
         train_curve=config["report"]["train_curve"],
-    conda:
-        "../envs/reproduce.yaml"
     script:
         "../scripts/partial_report.py"
 
@@ -134,13 +126,11 @@ rule supp_table3:
     """Optional target (snakemake supp_table3): Supplementary Table 3, HIGGS AUC for shallow
     widths 300/1000/2000/10000 and deep nets of 2..5 hidden layers, first seed."""
     input:
-        evaluations=supp_table3_runs(f"{RESULTS}/{{dataset}}/evaluation/{RUN}.json"),
+        evaluations=supp_table3_runs(EVALUATION),
     output:
         md=f"{FIGURES}/supp_table3.md",
         csv=f"{FIGURES}/supp_table3.csv",
     log:
         f"{RESULTS}/logs/supp_table3.log",
-    conda:
-        "../envs/reproduce.yaml"
     script:
         "../scripts/supp_table3.py"

@@ -4,8 +4,8 @@ rule tfrecords:
     input:
         source_file,
     output:
-        manifest=f"{RESULTS}/{{dataset}}/tfrecords/manifest.json",
-        statistics=f"{RESULTS}/{{dataset}}/tfrecords/statistics.json",
+        manifest=str(TFRECORDS.manifest),
+        statistics=str(TFRECORDS.statistics),
     log:
         f"{RESULTS}/logs/tfrecords/{{dataset}}.log",
     benchmark:
@@ -14,7 +14,5 @@ rule tfrecords:
         spec=lambda w: dataset_spec(w.dataset),
         conversion=config["conversion"],
     threads: 2
-    conda:
-        "../envs/reproduce.yaml"
     script:
         "../scripts/tfrecords.py"

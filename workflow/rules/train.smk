@@ -5,16 +5,20 @@ rule train:
         manifest=rules.tfrecords.output.manifest,
         statistics=rules.tfrecords.output.statistics,
     output:
-        metrics=f"{RESULTS}/{{dataset}}/runs/{{network}}-{{features}}-seed{{seed}}/metrics.json",
-        log=f"{RESULTS}/{{dataset}}/runs/{{network}}-{{features}}-seed{{seed}}/log.csv",
-        scores=f"{RESULTS}/{{dataset}}/runs/{{network}}-{{features}}-seed{{seed}}/test_scores.npz",
-        model=f"{RESULTS}/{{dataset}}/runs/{{network}}-{{features}}-seed{{seed}}/model.keras",
-        best=f"{RESULTS}/{{dataset}}/runs/{{network}}-{{features}}-seed{{seed}}/best.weights.h5",
+        metrics=str(NETWORK_RUN.metrics),
+        log=str(NETWORK_RUN.log),
+        scores=str(NETWORK_RUN.scores),
+        model=str(NETWORK_RUN.model),
+        best=str(NETWORK_RUN.best),
     log:
         f"{RESULTS}/logs/train/{{dataset}}/{{network}}-{{features}}-seed{{seed}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/train/{{dataset}}/{{network}}-{{features}}-seed{{seed}}.tsv"
     params:
+        # outside the outputs, which Snakemake deletes when a job fails: a killed training
+        # resumes from its state
+        state=str(NETWORK_RUN.state),
+        progress=str(NETWORK_RUN.progress),
         spec=lambda w: dataset_spec(w.dataset),
         training=config["training"],
         evaluated_weights=config["evaluation"]["weights"],
@@ -23,13 +27,7 @@ rule train:
     threads: config["compute"]["train_threads"]
     resources:
         gpu=1,
-        mem_mb=lambda w: 8000 if w.dataset == "HIGGS" else 5000,  # 10M x 28 float32 in memory, twice
-        # minutes: max_epochs x a generous minute per 10M-row epoch (a deep HIGGS epoch takes
-        # ~1.2 min on 2 CPU cores), x3 for the deep nets; at least an hour
-        runtime=lambda w: max(60, round(config["training"]["max_epochs"]
-                                        * (3 if w.network.startswith("deep") else 1)
-                                        * train_rows(w.dataset) / 1e7)),
-    conda:
-        "../envs/reproduce.yaml"
+        mem_mb=train_mem_mb,
+        runtime=train_minutes,
     script:
         "../scripts/train.py"

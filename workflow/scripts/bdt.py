@@ -2,13 +2,12 @@ from reproduce.rule_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 
-from pathlib import Path
-
-from reproduce.bdt import train_bdt
+from reproduce.train.bdt import train_bdt
 
 train_bdt(
-    Path(snakemake.input.manifest).parent,
-    Path(snakemake.output.metrics).parent,
+    snakemake.input.manifest,
+    scores_path=snakemake.output.scores,
+    metrics_path=snakemake.output.metrics,
     spec=snakemake.params.spec,
     feature_set=snakemake.wildcards.features,
     seed=int(snakemake.wildcards.seed),

@@ -2,7 +2,7 @@ from reproduce.rule_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 
-from reproduce.evaluation import evaluate_scores
+from reproduce.evaluate.evaluation import evaluate_scores
 
 w = snakemake.wildcards
 evaluate_scores(

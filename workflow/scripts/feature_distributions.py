@@ -2,12 +2,10 @@ from reproduce.rule_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 
-from pathlib import Path
-
-from reproduce.figures import plot_feature_distributions
+from reproduce.report.figures import plot_feature_distributions
 
 plot_feature_distributions(
-    Path(snakemake.input.manifest).parent,
+    snakemake.input.manifest,
     snakemake.params.spec,
     snakemake.output.low,
     snakemake.output.high,

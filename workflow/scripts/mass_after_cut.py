@@ -2,12 +2,10 @@ from reproduce.rule_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 
-from pathlib import Path
-
-from reproduce.figures import plot_mass_after_cut
+from reproduce.report.figures import plot_mass_after_cut
 
 plot_mass_after_cut(
-    Path(snakemake.input.manifest).parent,
+    snakemake.input.manifest,
     snakemake.params.spec,
     deep_low_scores=snakemake.input.scores[0],
     shallow_high_scores=snakemake.input.scores[1],

@@ -2,7 +2,7 @@ from reproduce.rule_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 
-from reproduce.report import write_partial_report
+from reproduce.report.report import write_partial_report
 
 write_partial_report(snakemake.params.runs, snakemake.params.figures,
                      train_curve=snakemake.params.train_curve)

@@ -2,26 +2,24 @@ from reproduce.rule_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 
-from pathlib import Path
+from reproduce.layout import RunFiles, TFRecordFiles
+from reproduce.model_registry import network_settings, parse_model_name
+from reproduce.train.gpu_slots import count_gpus, gpu_slot, pin_process_to_gpu
+from reproduce.train.training import TrainingSettings, train_run
 
-from reproduce.gpu_slots import count_gpus, gpu_slot, pin_process_to_gpu
-from reproduce.model_names import parse_model_name
-from reproduce.training import TrainingSettings, train_run
-
-w = snakemake.wildcards
-variant = parse_model_name(w.network)
-overrides = {k: variant[k] for k in ("width", "depth") if variant[k] is not None}
+w, out = snakemake.wildcards, snakemake.output
 settings = TrainingSettings.from_dict(
-    dict(snakemake.params.training, dropout=variant["dropout"], threads=snakemake.threads)
-    | overrides
+    dict(snakemake.params.training, threads=snakemake.threads) | network_settings(w.network)
 )
 with gpu_slot(count_gpus(snakemake.params.gpus), snakemake.params.gpu_lock_dir) as slot:
     pin_process_to_gpu(slot)  # before TensorFlow starts in train_run
     train_run(
-        Path(snakemake.input.manifest).parent,
-        Path(snakemake.output.metrics).parent,
+        TFRecordFiles(manifest=snakemake.input.manifest, statistics=snakemake.input.statistics),
+        RunFiles(metrics=out.metrics, log=out.log, scores=out.scores, model=out.model,
+                 best=out.best, state=snakemake.params.state,
+                 progress=snakemake.params.progress),
         spec=snakemake.params.spec,
-        model=variant["model"],
+        model=parse_model_name(w.network)["model"],
         feature_set=w.features,
         seed=int(w.seed),
         settings=settings,

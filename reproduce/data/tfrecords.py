@@ -20,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic_files import sha256_of, write_json_atomic
-from .datasets import DatasetSpec
+from reproduce.atomic_files import sha256_of, write_json_atomic
+from reproduce.datasets import DatasetSpec
+from reproduce.layout import TFRecordFiles
 
 log = logging.getLogger(__name__)
 
@@ -251,13 +252,14 @@ def remove_shards_not_in_manifest(out_dir: Path, manifest: dict) -> list[Path]:
     return orphans
 
 
-def write_tfrecord_shards(csv_path, out_dir, spec: DatasetSpec, *, rows_per_shard: int = 1_000_000,
+def write_tfrecord_shards(csv_path, files, spec: DatasetSpec, *, rows_per_shard: int = 1_000_000,
                           rows_per_record: int = 1024, progress_every: float = 30.0) -> dict:
     """Convert a data set's CSV.gz into TFRecord shards per split, plus statistics.
 
     Args:
         csv_path: the ``.csv.gz`` (or ``.csv``) in the data set's layout.
-        out_dir: folder for the shards, ``manifest.json`` and ``statistics.json``.
+        files: a ``reproduce.layout.TFRecordFiles`` (the manifest and statistics paths;
+            the shards go beside the manifest), or a folder for its standard layout.
         spec: the DatasetSpec giving columns, row count and splits.
         rows_per_shard: rows per ``.tfrecord`` file.
         rows_per_record: rows per TFRecord record (one raw float32 block).
@@ -269,10 +271,13 @@ def write_tfrecord_shards(csv_path, out_dir, spec: DatasetSpec, *, rows_per_shar
         file and line, or the split that holds only one class. Shards of an earlier
         conversion that the new manifest does not list are removed.
     """
-    csv_path, out_dir = Path(csv_path), Path(out_dir)
+    if not isinstance(files, TFRecordFiles):
+        files = TFRecordFiles.in_folder(files)
+    csv_path, out_dir = Path(csv_path), Path(files.manifest).parent
     out_dir.mkdir(parents=True, exist_ok=True)
-    for stale in ("manifest.json", "statistics.json"):
-        (out_dir / stale).unlink(missing_ok=True)
+    Path(files.statistics).parent.mkdir(parents=True, exist_ok=True)
+    for stale in (files.manifest, files.statistics):
+        Path(stale).unlink(missing_ok=True)
     n_columns = len(spec.columns)
     writers = {
         split: _ShardWriter(out_dir, split, end - start, rows_per_shard, rows_per_record,
@@ -331,8 +336,8 @@ def write_tfrecord_shards(csv_path, out_dir, spec: DatasetSpec, *, rows_per_shar
             for split in SPLITS
         },
     }
-    write_json_atomic(out_dir / "statistics.json", statistics)
-    write_json_atomic(out_dir / "manifest.json", manifest)
+    write_json_atomic(files.statistics, statistics)
+    write_json_atomic(files.manifest, manifest)
     remove_shards_not_in_manifest(out_dir, manifest)
     log.info("%s: %s rows in %.1f s", csv_path.name, f"{rows_seen:,}", time.monotonic() - t0)
     return manifest
@@ -341,9 +346,16 @@ def write_tfrecord_shards(csv_path, out_dir, spec: DatasetSpec, *, rows_per_shar
 # ---------------------------------------------------------------- reading
 
 
-def load_manifest(tfrecord_dir) -> dict:
-    """The manifest of a shard folder; ValueError if absent or of another format version."""
-    path = Path(tfrecord_dir) / "manifest.json"
+def manifest_path(manifest) -> Path:
+    """The path of a manifest given as its file or as its folder (the standard layout)."""
+    path = Path(manifest)
+    return TFRecordFiles.in_folder(path).manifest if path.is_dir() else path
+
+
+def load_manifest(manifest) -> dict:
+    """A manifest (its path, or its folder); ValueError if absent or of another format
+    version."""
+    path = manifest_path(manifest)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no manifest (conversion not finished?)")
     manifest = json.loads(path.read_text())
@@ -353,21 +365,26 @@ def load_manifest(tfrecord_dir) -> dict:
     return manifest
 
 
-def split_dataset(tfrecord_dir, split: str):
-    """A tf.data.Dataset of the split's raw blocks, each a float32 tensor [rows, columns]."""
+def split_dataset(manifest, split: str):
+    """A tf.data.Dataset of the split's raw blocks, each a float32 tensor [rows, columns].
+
+    ``manifest``: the manifest's path (or folder); its shards lie beside it."""
     import tensorflow as tf
 
-    manifest = load_manifest(tfrecord_dir)
+    folder = manifest_path(manifest).parent
+    manifest = load_manifest(manifest)
     n_columns = len(manifest["columns"])
-    files = [str(Path(tfrecord_dir) / s["file"]) for s in manifest["splits"][split]["shards"]]
+    files = [str(folder / s["file"]) for s in manifest["splits"][split]["shards"]]
     ds = tf.data.TFRecordDataset(files, buffer_size=1 << 22)  # file order: deterministic
     return ds.map(lambda raw: tf.reshape(tf.io.decode_raw(raw, tf.float32), [-1, n_columns]),
                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
-def read_split(tfrecord_dir, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """All rows of a split in file order: ``(features float32 [n, F], labels float32 [n])``."""
-    blocks = [b.numpy() for b in split_dataset(tfrecord_dir, split)]
+def read_split(manifest, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """All rows of a split in file order: ``(features float32 [n, F], labels float32 [n])``.
+
+    ``manifest``: the manifest's path (or folder)."""
+    blocks = [b.numpy() for b in split_dataset(manifest, split)]
     data = np.concatenate(blocks) if blocks else np.empty((0, 0), np.float32)
     return np.ascontiguousarray(data[:, 1:]), np.ascontiguousarray(data[:, 0])
 
@@ -380,7 +397,7 @@ def shuffled_batches(tfrecord_dir, split: str, batch_size: int = 100, seed: int 
     time are concatenated, their rows permuted with one vectorized gather, and cut into
     batches. tf.data handles one element per batch, never one per row, which is what makes
     this fast. For the exact per-epoch permutation used in training see
-    ``reproduce.training.epoch_blocks``.
+    ``reproduce.train.training.epoch_blocks``.
     """
     import tensorflow as tf
 

@@ -1,7 +1,7 @@
 """Tables and figures for ``paper_figures/``: the paper's AUC table beside ours, a
 description of how the runs were made (from the settings each run recorded), learning
-curves, schedules and ROC curves (drawn by ``reproduce.report_figures``), a one-page
-summary, an HTML page for Snakemake's report (``reproduce.report_html``), and the captions
+curves, schedules and ROC curves (drawn by ``reproduce.report.report_figures``), a one-page
+summary, an HTML page for Snakemake's report (``reproduce.report.report_html``), and the captions
 of that report.
 
 The workflow hands the report one :class:`RunFiles` per run of its config (identity and
@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic_files import write_text_atomic
-from .datasets import FEATURE_SETS
-from .metrics import (SIGNIFICANCE_BACKGROUND_EVENTS, SIGNIFICANCE_BACKGROUND_UNCERTAINTY,
+from reproduce.atomic_files import write_text_atomic
+from reproduce.datasets import DATASETS, FEATURE_SETS
+from reproduce.evaluate.metrics import (SIGNIFICANCE_BACKGROUND_EVENTS, SIGNIFICANCE_BACKGROUND_UNCERTAINTY,
                       SIGNIFICANCE_SIGNAL_EVENTS)
-from .paper_values import (AUC, BDT_REFERENCE, MODEL_LABELS, SIGNIFICANCE, SUPP_TABLE3,
+from reproduce.model_registry import model_label, model_labels
+from reproduce.paper_values import (AUC, BDT_REFERENCE, SIGNIFICANCE, SUPP_TABLE3,
                            SUPP_TABLE3_LABELS)
 
 log = logging.getLogger(__name__)
@@ -278,7 +279,7 @@ def auc_table(runs: pd.DataFrame, expected: list[RunFiles] | None = None) -> pd.
         table["evaluated_weights"] = table["evaluated_weights"].fillna("")
     else:
         table["n_seeds_expected"] = table["n_seeds"]
-    table["label"] = table["model"].map(MODEL_LABELS)
+    table["label"] = table["model"].map(model_label)
     paper = [AUC.get(d, {}).get(m, {}).get(f, (math.nan, math.nan))
              for d, m, f in zip(table.dataset, table.model, table.feature_set)]
     table["paper_auc"] = [p[0] for p in paper]
@@ -300,7 +301,7 @@ def auc_table(runs: pd.DataFrame, expected: list[RunFiles] | None = None) -> pd.
                .groupby("dataset")} if "settings" in runs else {}
     table["method"] = [methods.get(d, "") if m == "bdt" else ""
                        for d, m in zip(table.dataset, table.model)]
-    order = {m: i for i, m in enumerate(MODEL_LABELS)}
+    order = {m: i for i, m in enumerate(model_labels(table["model"]))}
     table["_m"] = table["model"].map(order)
     table["_f"] = table["feature_set"].map({f: i for i, f in enumerate(FEATURE_SETS)})
     table = table.sort_values(["dataset", "_m", "_f"]).drop(columns=["_m", "_f"])
@@ -354,8 +355,8 @@ def _significance_cell(r) -> str:
 
 def table_number(dataset: str) -> str:
     """The paper's table for a data set ("Table 1" for HIGGS), or the data set's name."""
-    number = {name: i + 1 for i, name in enumerate(AUC)}.get(dataset)
-    return f"Table {number}" if number else dataset
+    spec = DATASETS.get(dataset)
+    return spec.paper_table if spec and spec.paper_table else dataset
 
 
 def table_notes(part: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
@@ -463,7 +464,7 @@ def table_markdown(table: pd.DataFrame, runs: pd.DataFrame | None = None) -> str
                     references, feats, lambda r: f"{r.reference_auc:.3f}")) + " |")
         for model, rows in part.groupby("model", sort=False):
             if not rows.paper_significance.isna().all():
-                lines.append(f"| significance {MODEL_LABELS[model]} | "
+                lines.append(f"| significance {model_label(model)} | "
                              + " | ".join(_row_cells(rows, feats, _significance_cell)) + " |")
         lines += [""] + [f"{note}\n" for note in table_notes(part, runs)]
     return "\n".join(lines)
@@ -482,7 +483,7 @@ def table_latex(table: pd.DataFrame) -> str:
                 "missing" if r.n_seeds == 0 else _cell(r.auc_mean, r.auc_std, r.n_seeds))
                 + (f"$^\\dagger$" if r.constant_output_seeds else "")
                 + f" / {r.paper_auc:.3f}")
-            out.append(f"{MODEL_LABELS[model]} & " + " & ".join(cells) + " \\\\")
+            out.append(f"{model_label(model)} & " + " & ".join(cells) + " \\\\")
         out += ["\\hline", "\\end{tabular}", ""]
     return "\n".join(out)
 
@@ -505,8 +506,8 @@ def _grouped(runs: pd.DataFrame, value) -> str:
         if text is None:
             continue
         names = texts.setdefault(str(text), [])
-        if MODEL_LABELS.get(r.model, r.model) not in names:
-            names.append(MODEL_LABELS.get(r.model, r.model))
+        if model_label(r.model) not in names:
+            names.append(model_label(r.model))
     if len(texts) <= 1:
         return next(iter(texts), "not recorded")
     return "; ".join(f"{text} ({', '.join(names)})" for text, names in texts.items())
@@ -558,7 +559,7 @@ def _stopping_text(r) -> str:
 def _epochs_text(runs: pd.DataFrame) -> str:
     parts = []
     for (label, stopped_by), rows in runs.groupby(
-            [runs.model.map(MODEL_LABELS), "stopped_by"], sort=False):
+            [runs.model.map(model_label), "stopped_by"], sort=False):
         epochs = sorted(int(e) for e in rows.epochs_trained if e is not None and not pd.isna(e))
         span = f"{epochs[0]}" if epochs[0] == epochs[-1] else f"{epochs[0]}-{epochs[-1]}"
         parts.append(f"{label}: {span} epochs, stopped by {stopped_by} ({len(rows)} "
@@ -568,7 +569,7 @@ def _epochs_text(runs: pd.DataFrame) -> str:
 
 def _parameters_text(runs: pd.DataFrame) -> str:
     counts = runs.drop_duplicates(["model", "feature_set"])
-    return "; ".join(f"{MODEL_LABELS.get(r.model, r.model)} {FEATURE_LABELS[r.feature_set]} "
+    return "; ".join(f"{model_label(r.model)} {FEATURE_LABELS[r.feature_set]} "
                      f"{int(r.trainable_parameters):,}" for r in counts.itertuples()
                      if r.trainable_parameters and not pd.isna(r.trainable_parameters)) \
         or "not recorded"
@@ -629,7 +630,7 @@ def description_markdown(described: dict) -> str:
 
 
 # --------------------------------------------------------------------------- figures
-# (drawn by reproduce.report_figures)
+# (drawn by reproduce.report.report_figures)
 
 
 def seeds_phrase(counts) -> str:
@@ -738,7 +739,7 @@ def _flags(finished: pd.DataFrame) -> list[str]:
     """Runs to look at before trusting the table: constant outputs, recorded warnings."""
     flags = []
     for r in finished.itertuples():
-        name = f"{r.dataset} {MODEL_LABELS.get(r.model, r.model)} " \
+        name = f"{r.dataset} {model_label(r.model)} " \
                f"{FEATURE_LABELS.get(r.feature_set, r.feature_set)} seed {r.seed}"
         if r.constant_output:
             flags.append(f"{CONSTANT_OUTPUT_MARK} {name} trained to a constant output "
@@ -760,9 +761,9 @@ def _banner(runs: list[RunFiles], finished: list[RunFiles]) -> str:
 
 def _render(runs, figures_dir, *, captions_dir=None, train_curve: str = "monitor",
             partial: bool = False) -> pd.DataFrame:
-    from .report_figures import (plot_learning_curves, plot_roc_by_feature_set,
+    from reproduce.report.report_figures import (plot_learning_curves, plot_roc_by_feature_set,
                                  plot_roc_curves, plot_schedules)
-    from .report_html import report_page
+    from reproduce.report.report_html import report_page
 
     runs = [r if isinstance(r, RunFiles) else RunFiles.from_dict(r) for r in runs]
     if not runs:

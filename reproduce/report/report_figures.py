@@ -1,6 +1,6 @@
 """The report's figures from the runs' logs and evaluations: learning curves, the
 schedules applied, and the ROC curves (the paper's Fig. 7 and Supplementary Figs. 1-3).
-Titles and legends come from what the runs recorded (``reproduce.report``)."""
+Titles and legends come from what the runs recorded (``reproduce.report.report``)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .atomic_files import save_figure
-from .paper_values import MODEL_LABELS
-from .report import (FEATURE_LABELS, TRAIN_CURVE_LABELS, VALIDATION_LABEL, RunFiles,
+from reproduce.atomic_files import save_figure
+from reproduce.model_registry import model_label, model_labels
+from reproduce.report.report import (FEATURE_LABELS, TRAIN_CURVE_LABELS, VALIDATION_LABEL, RunFiles,
                      read_log, schedule_titles, seeds_phrase)
 
 
@@ -47,7 +47,7 @@ def plot_learning_curves(logs: pd.DataFrame, path: Path) -> None:
     logs = logs.copy()
     keys = ["dataset", "model", "feature_set"]
     progress = logs.groupby(keys).in_progress.transform("any")
-    logs["panel"] = (logs["dataset"] + " " + logs["model"].map(MODEL_LABELS) + ", "
+    logs["panel"] = (logs["dataset"] + " " + logs["model"].map(model_label) + ", "
                      + logs["feature_set"].map(FEATURE_LABELS)
                      + np.where(progress, " (in training)", ""))
     hues = [h for h in (*TRAIN_CURVE_LABELS.values(), VALIDATION_LABEL) if h in set(logs.split)]
@@ -75,7 +75,7 @@ def plot_schedules(runs: list[RunFiles], finished: pd.DataFrame, path: Path) -> 
         if log_path is None:
             continue
         df = read_log(log_path)
-        label = f"{run.dataset} {MODEL_LABELS.get(run.model, run.model)} {run.feature_set} " \
+        label = f"{run.dataset} {model_label(run.model)} {run.feature_set} " \
                 f"seed {run.seed}"
         if "learning_rate" in df:
             ax_lr.plot(df["epoch"] + 1, df["learning_rate"], lw=0.8, label=label)
@@ -128,10 +128,10 @@ def _plot_roc_panels(runs: pd.DataFrame, panel_by: str, curve_by: str, curves: d
 
 def plot_roc_curves(runs: pd.DataFrame, path: Path) -> None:
     """Fig. 7 style: one panel per model, one curve per feature set."""
-    _plot_roc_panels(runs, "model", "feature_set", FEATURE_LABELS, MODEL_LABELS, path)
+    _plot_roc_panels(runs, "model", "feature_set", FEATURE_LABELS, model_labels(runs.model), path)
 
 
 def plot_roc_by_feature_set(runs: pd.DataFrame, path: Path) -> None:
     """Supp. Figs. 1-3 style: one panel per feature set, one curve per model (BDT too)."""
-    models = {m: label for m, label in MODEL_LABELS.items() if m in set(runs.model)}
+    models = model_labels(runs.model)
     _plot_roc_panels(runs, "feature_set", "model", models, FEATURE_LABELS, path)

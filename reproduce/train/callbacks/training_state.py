@@ -9,7 +9,7 @@ from pathlib import Path
 
 import keras
 
-from ..atomic_files import write_json_atomic
+from reproduce.atomic_files import write_json_atomic
 
 
 class CorruptStateError(RuntimeError):
@@ -62,7 +62,7 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
     def _corrupt(self, what: str) -> CorruptStateError:
         return CorruptStateError(
             f"{self.directory}: the saved training state cannot be resumed: {what}. "
-            f"Delete the folder {self.directory} (and {self.directory.parent / 'progress'}) "
+            f"Delete the folder {self.directory} (and the run's progress folder) "
             f"to start this run afresh.")
 
     def load(self) -> dict | None:
@@ -99,7 +99,7 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
             state: what ``load`` returned.
             steps_per_epoch: optimizer steps in one epoch of this run.
         """
-        from .. import keras_objects  # noqa: F401  (registers the package's objects)
+        from reproduce import keras_objects  # noqa: F401  (registers the package's objects)
 
         try:
             model = keras.models.load_model(self.directory / "model.keras")

@@ -7,9 +7,9 @@ import math
 
 import numpy as np
 
-from .atomic_files import save_figure
-from .datasets import DatasetSpec
-from .tfrecords import read_split
+from reproduce.atomic_files import save_figure
+from reproduce.datasets import DatasetSpec
+from reproduce.data.tfrecords import read_split
 
 # Fig. 8: the cut keeps 10% of the background (90% background rejection).
 FIG8_BACKGROUND_REJECTION = 0.90
@@ -52,10 +52,11 @@ def _histogram_panels(values, labels, names, title, path, bins=50):
     plt.close(fig)
 
 
-def plot_feature_distributions(tfrecord_dir, spec: DatasetSpec, low_path, high_path,
+def plot_feature_distributions(manifest, spec: DatasetSpec, low_path, high_path,
                                max_events: int = 1_000_000) -> None:
-    """Histograms of every low-level and high-level feature, signal vs background."""
-    x, y = read_split(tfrecord_dir, "train")
+    """Histograms of every low-level and high-level feature, signal vs background, from
+    the training split of the TFRecord ``manifest`` (path, or its folder)."""
+    x, y = read_split(manifest, "train")
     x, y = x[:max_events], y[:max_events]
     n_low = len(spec.low_level)
     _histogram_panels(x[:, :n_low], y, spec.low_level,
@@ -72,12 +73,16 @@ def events_passing_cut(labels, scores, background_rejection=FIG8_BACKGROUND_REJE
     return np.asarray(scores) > threshold
 
 
-def plot_mass_after_cut(tfrecord_dir, spec: DatasetSpec, *, deep_low_scores,
+def plot_mass_after_cut(manifest, spec: DatasetSpec, *, deep_low_scores,
                         shallow_high_scores, path) -> None:
-    """Fig. 8: m_Wbb and m_WWbb of all signal, all background, and the events passing the
-    90%-rejection cut on DN (low-level) and on NN (high-level)."""
+    """Fig. 8: the data set's two masses (``spec.mass_features``: m_Wbb and m_WWbb for
+    HIGGS) of all signal, all background, and the test events (of the TFRecord
+    ``manifest``) passing the 90%-rejection cut on DN (low-level) and on NN (high-level)."""
+    if not spec.mass_features:
+        raise ValueError(f"{spec.name}: the registry names no masses for Fig. 8 "
+                         f"(reproduce.datasets, mass_features)")
     plt = _pyplot()
-    x, y = read_split(tfrecord_dir, "test")
+    x, y = read_split(manifest, "test")
     selections = {}
     for label, scores_path in (("DN, low-level", deep_low_scores),
                                ("NN, high-level", shallow_high_scores)):
@@ -86,7 +91,7 @@ def plot_mass_after_cut(tfrecord_dir, spec: DatasetSpec, *, deep_low_scores,
                 raise ValueError(f"{scores_path}: labels differ from the test split")
             selections[label] = events_passing_cut(data["labels"], data["scores"])
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, name in zip(axes, ("m_wbb", "m_wwbb")):
+    for ax, name in zip(axes, spec.mass_features):
         column = x[:, spec.features.index(name)]
         edges = np.linspace(*np.percentile(column, [0.5, 99.5]), 41)
         curves = [("signal", y == 1, "tab:blue", "-"), ("background", y == 0, "tab:red", "-")]

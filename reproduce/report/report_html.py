@@ -10,9 +10,9 @@ import math
 
 import pandas as pd
 
-from .datasets import FEATURE_SETS
-from .paper_values import MODEL_LABELS
-from .report import FEATURE_LABELS, cell_parts, table_number
+from reproduce.datasets import FEATURE_SETS
+from reproduce.model_registry import model_label
+from reproduce.report.report import FEATURE_LABELS, cell_parts, table_number
 
 # Scoped to the page's root, so that inlining it styles nothing else of the host page;
 # the ":has" rules widen the host's narrow text column that holds it and keep its top in
@@ -91,7 +91,7 @@ def report_page(table: pd.DataFrame, notes: dict, described: dict, banner: str =
                 + "".join(f"<th>{_e(FEATURE_LABELS[f])}</th>" for f in feats)
                 + "</tr></thead><tbody>"]
         for model, cells in part.groupby("model", sort=False):
-            rows.append(_row(MODEL_LABELS[model], cells, feats, _auc_td,
+            rows.append(_row(model_label(model), cells, feats, _auc_td,
                              f' data-model="{_e(model)}"', method=cells.iloc[0].method))
             references = cells[cells.reference != ""]
             if not references.empty:
@@ -102,7 +102,7 @@ def report_page(table: pd.DataFrame, notes: dict, described: dict, banner: str =
                                  ' class="reference"'))
         for model, cells in part.groupby("model", sort=False):
             if not cells.paper_significance.isna().all():
-                rows.append(_row(f"significance {MODEL_LABELS[model]}", cells, feats,
+                rows.append(_row(f"significance {model_label(model)}", cells, feats,
                                  _significance_td, f' data-significance="{_e(model)}"'))
         body.append("".join(rows) + "</tbody></table>")
         body.append('<ol class="notes">' + "".join(f"<li>{_e(n)}</li>"

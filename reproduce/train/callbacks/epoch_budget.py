@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .stopping_rule import StoppingRule
+from reproduce.train.callbacks.stopping_rule import StoppingRule
 
 
 class EpochBudget(StoppingRule):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from ..schedules import (INITIAL_LEARNING_RATE, LEARNING_RATE_DECAY_FACTOR,
+from reproduce.train.schedules import (INITIAL_LEARNING_RATE, LEARNING_RATE_DECAY_FACTOR,
                          LEARNING_RATE_FLOOR, ExponentialStepDecay)
 
 

@@ -4,7 +4,7 @@
 ran by default (``training.stopping``, ``training.batch_order``, the evaluated weights:
 see the README's "Fidelity" table), and it is resumable: after every epoch the model, the
 optimizer (step counter, momentum, velocities), the minibatch order's generator and the
-run's fingerprint are saved atomically under ``<run_dir>/state/``; rerunning after a kill
+run's fingerprint are saved atomically in the run's ``state`` folder; rerunning after a kill
 continues from the last completed epoch and gives the same weights as a run never
 interrupted (on the CPU, same seed and thread count). A state saved under other settings
 or other data is never resumed (see ``resume_plan``).
@@ -22,19 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-from . import schedules as paper
-from .atomic_files import copy_atomic, savez_atomic, write_json_atomic
-from .batch_order import BATCH_ORDERS, PerSeedBatchOrder, make_batch_order
-from .datasets import DatasetSpec
-from .tfrecords import load_manifest, read_split, standardization_constants
+from reproduce.train import schedules as paper
+from reproduce.atomic_files import copy_atomic, savez_atomic, write_json_atomic
+from reproduce.train.batch_order import BATCH_ORDERS, PerSeedBatchOrder, make_batch_order
+from reproduce.datasets import DatasetSpec
+from reproduce.data.tfrecords import load_manifest, read_split, standardization_constants
+from reproduce.layout import RunFiles, TFRecordFiles
 
 log = logging.getLogger(__name__)
-
-STATE_DIR = "state"
-# Files written while training, outside the rule's declared outputs (which Snakemake deletes
-# when a job fails): the live CSV log and the best checkpoint. They are copied to the run
-# folder when training ends.
-PROGRESS_DIR = "progress"
 
 STOPPING_RULES = ("authors", "pylearn2", "paper_text")
 EVALUATED_WEIGHTS = ("final", "best_validation")
@@ -52,7 +47,7 @@ NON_NUMERIC_KEYS = ("steps_per_execution", "threads")
 
 @dataclasses.dataclass
 class TrainingSettings:
-    """Every knob of a training run. Defaults are the paper's (see ``reproduce.schedules``).
+    """Every knob of a training run. Defaults are the paper's (see ``reproduce.train.schedules``).
 
     ``momentum_ramp``: "pylearn2" (the ramp as the authors' code applied it, one epoch
     ahead of the text: ``callbacks.MomentumRamp(offset=1)``) or "paper_text".
@@ -61,11 +56,11 @@ class TrainingSettings:
     "pylearn2" (the released code's criterion as Pylearn2 ran it,
     ``callbacks.Pylearn2Termination``) or "paper_text" (the Methods text's rule,
     ``callbacks.PaperEarlyStopping``). ``batch_order``: "shared" (Pylearn2's one
-    permutation stream for every run) or "per_seed" (``reproduce.batch_order``).
+    permutation stream for every run) or "per_seed" (``reproduce.train.batch_order``).
     ``train_monitor_rows``: the first rows of the training split evaluated after every
     epoch as the "train" curve (the authors' 100,000; 0 turns it off).
     ``steps_per_execution``: minibatches per compiled call, run in one XLA loop
-    (``reproduce.block_steps``); each epoch ends with a shorter call for its remaining
+    (``reproduce.train.block_steps``); each epoch ends with a shorter call for its remaining
     batches. ``jit_compile``: XLA for the train step. ``standardize``: "none" (the UCI
     values, as the authors' released code fed them) or "paper" (the Methods text).
     ``learning_rate_schedule``: "per_batch" (the paper, exact at every batch) or "per_epoch"
@@ -141,7 +136,7 @@ class TrainingSettings:
 def stopping_rules(settings: TrainingSettings) -> dict:
     """The three stopping rules for ``settings``, by name; all but ``settings.stopping``
     only observe (they record when they would have stopped the run)."""
-    from .callbacks import EpochBudget, PaperEarlyStopping, Pylearn2Termination
+    from reproduce.train.callbacks import EpochBudget, PaperEarlyStopping, Pylearn2Termination
 
     def observe(name):
         return name != settings.stopping
@@ -187,11 +182,11 @@ def configure_tensorflow(seed: int, threads: int = 0, op_determinism: bool = Fal
 def compile_for_training(net, settings: TrainingSettings):
     """Compile a paper network as ``train_run`` does: ScheduledMomentumSGD, cross-entropy,
     AUC, XLA per ``settings.jit_compile``. One Keras step per call: the block of
-    ``settings.steps_per_execution`` minibatches (``reproduce.block_steps``) takes that role.
+    ``settings.steps_per_execution`` minibatches (``reproduce.train.block_steps``) takes that role.
     """
     import keras
 
-    from .optimizers import ScheduledMomentumSGD
+    from reproduce.train.optimizers import ScheduledMomentumSGD
 
     net.compile(
         optimizer=ScheduledMomentumSGD(settings.learning_rate, settings.initial_momentum),
@@ -215,7 +210,7 @@ def epoch_blocks(x: np.ndarray, y: np.ndarray, *, first_epoch: int, last_epoch: 
     """Training batches for epochs ``first_epoch .. last_epoch-1``, grouped into blocks.
 
     Epoch ``e`` visits the rows in the order ``order.tf_permutation(e)`` (a
-    ``reproduce.batch_order`` object; by default ``PerSeedBatchOrder(len(x), seed)``:
+    ``reproduce.train.batch_order`` object; by default ``PerSeedBatchOrder(len(x), seed)``:
     ``stateless_shuffle(range(n), seed=(seed, e))``), cut into minibatches of consecutive
     entries as Pylearn2's ``shuffled_sequential`` iteration cuts them. A resumed run sees
     exactly the batches an uninterrupted run would have seen.
@@ -223,7 +218,7 @@ def epoch_blocks(x: np.ndarray, y: np.ndarray, *, first_epoch: int, last_epoch: 
     Each element is ``(x[k, b, features], y[k, b, 1])``: ``k = block_size`` consecutive
     batches (fewer in the epoch's last block of full batches), and the epoch's last partial
     batch, if any, alone as ``k = 1``. Train on them with
-    ``reproduce.block_steps.enable_block_steps``; ``blocks_per_epoch`` gives the count.
+    ``reproduce.train.block_steps.enable_block_steps``; ``blocks_per_epoch`` gives the count.
     """
     import tensorflow as tf
 
@@ -316,17 +311,17 @@ def read_log(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def _keep_log_epochs(path: Path, epochs: int) -> list[dict]:
+def _keep_log_epochs(path: Path, epochs: int, state_dir: Path) -> list[dict]:
     """Keep the header and the rows of epochs ``0 .. epochs-1`` (each once); return them."""
     rows = [r for r in read_log(path) if r.get("epoch", "").isdigit()
             and int(r["epoch"]) < epochs]
     by_epoch = {int(r["epoch"]): r for r in rows}
     if sorted(by_epoch) != list(range(epochs)):
         missing = sorted(set(range(epochs)) - set(by_epoch))
-        raise _log_gap(path, epochs, missing)
+        raise _log_gap(path, epochs, missing, state_dir)
     rows = [by_epoch[e] for e in range(epochs)]
     if rows:
-        from .atomic_files import write_text_atomic
+        from reproduce.atomic_files import write_text_atomic
 
         header = list(rows[0])
         lines = [",".join(header)] + [",".join(r[k] or "" for k in header) for r in rows]
@@ -334,25 +329,26 @@ def _keep_log_epochs(path: Path, epochs: int) -> list[dict]:
     return rows
 
 
-def _log_gap(path, epochs, missing):
-    from .callbacks import CorruptStateError
+def _log_gap(path, epochs, missing, state_dir):
+    from reproduce.train.callbacks import CorruptStateError
 
     return CorruptStateError(
         f"{path}: the saved training state has {epochs} epochs but the CSV log lacks "
         f"epoch(s) {', '.join(str(e + 1) for e in missing[:10])}. Delete "
-        f"{Path(path).parent.parent / STATE_DIR} and {Path(path).parent} to start this run "
-        f"afresh.")
+        f"{state_dir} and {Path(path).parent} to start this run afresh.")
 
 
-def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_set: str,
+def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: str,
               seed: int, settings: TrainingSettings, evaluated_weights: str = "final",
               verbose: int = 2) -> dict:
     """Train one network of the paper and evaluate it on the test split.
 
     Args:
-        tfrecord_dir: shard folder written by ``write_tfrecord_shards``.
-        run_dir: output folder; gets ``log.csv``, ``best.weights.h5``, ``model.keras`` (the
-            final weights), ``test_scores.npz`` and ``metrics.json`` (written last).
+        tfrecords: a ``reproduce.layout.TFRecordFiles`` (the manifest and statistics that
+            ``write_tfrecord_shards`` wrote), or their folder.
+        files: a ``reproduce.layout.RunFiles``, or a run folder for its standard layout:
+            where the CSV log, the best-validation weights, the final model, the test scores
+            and ``metrics`` (written last) go, and the ``state`` and ``progress`` folders.
         spec: the data set.
         model: "shallow" or "deep".
         feature_set: "low", "high" or "complete".
@@ -371,29 +367,31 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
                          f", got {evaluated_weights!r}")
     configure_tensorflow(seed, settings.threads)
 
-    run_dir = Path(run_dir)
-    progress = run_dir / PROGRESS_DIR
-    progress.mkdir(parents=True, exist_ok=True)
-    (run_dir / "metrics.json").unlink(missing_ok=True)
+    if not isinstance(tfrecords, TFRecordFiles):
+        tfrecords = TFRecordFiles.in_folder(tfrecords)
+    if not isinstance(files, RunFiles):
+        files = RunFiles.in_folder(files)
+    files.progress.mkdir(parents=True, exist_ok=True)
+    files.metrics.unlink(missing_ok=True)
 
-    manifest = load_manifest(tfrecord_dir)
-    statistics = json.loads((Path(tfrecord_dir) / "statistics.json").read_text())
+    manifest = load_manifest(tfrecords.manifest)
+    statistics = json.loads(Path(tfrecords.statistics).read_text())
     columns = spec.feature_indices(feature_set)
     splits = {}
     for split in ("train", "valid", "test"):
-        x, y = read_split(tfrecord_dir, split)
+        x, y = read_split(tfrecords.manifest, split)
         splits[split] = (np.ascontiguousarray(x[:, columns]), y)
     offset, scale = standardization_constants(statistics, columns, settings.standardize)
     fingerprint = run_fingerprint(spec=spec, manifest=manifest, model=model,
                                   feature_set=feature_set, seed=seed, settings=settings)
 
-    trainer = _Trainer(run_dir, splits, settings, fingerprint, verbose)
+    trainer = _Trainer(files, splits, settings, fingerprint, verbose)
     net, stopped_by = trainer.train(
         lambda: _new_network(model, len(columns), seed, settings, offset, scale), seed)
     steps = int(net.optimizer.iterations.numpy())  # before the best weights replace state
     result = trainer.evaluate(net, evaluated_weights)
 
-    history = read_log(run_dir / "log.csv")
+    history = read_log(files.log)
     val_losses = [float(r["val_loss"]) for r in history]
     best_epoch = int(np.argmin(val_losses)) if val_losses else None
     metrics = {
@@ -427,11 +425,12 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
             "stopping_patience": settings.stopping_patience,
             "steps_per_execution_used": trainer.block_size,
             "steps_per_epoch": trainer.steps_per_epoch},
-        "data": {"tfrecords": str(tfrecord_dir), "splits": fingerprint["splits"]},
+        "data": {"tfrecords": str(Path(tfrecords.manifest).parent),
+                 "splits": fingerprint["splits"]},
         "fingerprint_sha256": _sha256_json(fingerprint),
         "versions": _versions(),
     }
-    write_json_atomic(run_dir / "metrics.json", metrics)
+    write_json_atomic(files.metrics, metrics)
     trainer.state.record(finished=True)
     log.info("test AUC %.4f (%s weights) after %d epochs, stopped by %s",
              metrics["test_auc"], evaluated_weights, len(history), stopped_by)
@@ -439,7 +438,7 @@ def train_run(tfrecord_dir, run_dir, *, spec: DatasetSpec, model: str, feature_s
 
 
 def _new_network(model, n_features, seed, settings, offset, scale):
-    from .models import paper_model
+    from reproduce.train.models import paper_model
 
     net = paper_model(model, n_features, seed=seed, width=settings.width,
                       depth=settings.depth, dropout=settings.dropout,
@@ -450,27 +449,27 @@ def _new_network(model, n_features, seed, settings, offset, scale):
 
 
 class _Trainer:
-    """The parts of ``train_run`` that own the run folder: resume, fit, evaluate."""
+    """The parts of ``train_run`` that own the run's files: resume, fit, evaluate."""
 
-    def __init__(self, run_dir: Path, splits: dict, settings: TrainingSettings,
+    def __init__(self, files: RunFiles, splits: dict, settings: TrainingSettings,
                  fingerprint: dict, verbose: int):
-        from .callbacks import TrainingStateCheckpoint
+        from reproduce.train.callbacks import TrainingStateCheckpoint
 
-        self.run_dir, self.progress = run_dir, run_dir / PROGRESS_DIR
+        self.files = files
         self.splits, self.settings, self.verbose = splits, settings, verbose
         self.fingerprint = fingerprint
         n_train = len(splits["train"][1])
         self.steps_per_epoch = math.ceil(n_train / settings.batch_size)
         self.block_size = settings.block_size(n_train)
         self.rules = stopping_rules(settings)
-        self.state = TrainingStateCheckpoint(run_dir / STATE_DIR, fingerprint)
+        self.state = TrainingStateCheckpoint(files.state, fingerprint)
 
     def _start_afresh(self, reason: str | None) -> None:
         if reason:
             log.warning("starting this run afresh: %s", reason)
         self.state.discard()
-        for name in ("log.csv", "best.weights.h5"):
-            (self.progress / name).unlink(missing_ok=True)
+        for path in (self.files.live_log, self.files.live_best):
+            path.unlink(missing_ok=True)
 
     def _restore(self):
         """(model or None, completed epochs, wall time so far, saved state or None)."""
@@ -479,7 +478,7 @@ class _Trainer:
             self._start_afresh(None)
             return None, 0, 0.0, None
         done = saved["epochs_completed"]
-        rows = _keep_log_epochs(self.progress / "log.csv", done)
+        rows = _keep_log_epochs(self.files.live_log, done, self.files.state)
         losses = [float(r["val_loss"]) for r in rows]
         action, reason = resume_plan(saved, self.fingerprint, losses,
                                      self.rules[self.settings.stopping], self.settings)
@@ -497,8 +496,8 @@ class _Trainer:
         """Build or restore the network, train it to the end; (model, what stopped it)."""
         import keras
 
-        from .block_steps import enable_block_steps
-        from .callbacks import (EpochWallTime, MomentumRamp, PerBatchLearningRateDecay,
+        from reproduce.train.block_steps import enable_block_steps
+        from reproduce.train.callbacks import (EpochWallTime, MomentumRamp, PerBatchLearningRateDecay,
                                 RaiseOnNonFiniteLoss, StopOnThreshold, TrainSubsetMonitor)
 
         s = self.settings
@@ -546,16 +545,16 @@ class _Trainer:
         if s.stop_on_threshold:
             optional["stop_on_threshold"] = StopOnThreshold(**s.stop_on_threshold)
         callbacks += list(optional.values())
-        logged = read_log(self.progress / "log.csv")
+        logged = read_log(self.files.live_log)
         best = min((float(r["val_loss"]) for r in logged), default=None)
         self.state.callback_states = {"stopping": active.get_state}
         self.state.elapsed = wall_time.elapsed
         self.state.extra_state = lambda epochs: {"batch_order": order.state_before(epochs)}
         callbacks += [
             keras.callbacks.ModelCheckpoint(
-                self.progress / "best.weights.h5", monitor="val_loss", mode="min",
+                self.files.live_best, monitor="val_loss", mode="min",
                 save_best_only=True, save_weights_only=True, initial_value_threshold=best),
-            keras.callbacks.CSVLogger(self.progress / "log.csv", append=True),
+            keras.callbacks.CSVLogger(self.files.live_log, append=True),
             self.state]
 
         train_ds = epoch_blocks(x_train, y_train, order=order, first_epoch=initial_epoch,
@@ -567,7 +566,7 @@ class _Trainer:
                 validation_batch_size=s.validation_batch_size,
                 shuffle=False, callbacks=callbacks, verbose=self.verbose)
 
-        epochs = len(read_log(self.progress / "log.csv"))
+        epochs = len(read_log(self.files.live_log))
         stopped_by = "max_epochs"
         if active.stopped_epoch is not None:
             stopped_by = s.stopping
@@ -582,24 +581,24 @@ class _Trainer:
         return net, stopped_by
 
     def _copy_progress(self):
-        for name in ("log.csv", "best.weights.h5"):
-            copy_atomic(self.progress / name, self.run_dir / name)
+        copy_atomic(self.files.live_log, self.files.log)
+        copy_atomic(self.files.live_best, self.files.best)
 
     def evaluate(self, net, evaluated_weights: str) -> dict:
         """Save the final model, score the test split with the final and the best
         validation weights; write ``test_scores.npz`` (``scores``: the evaluated ones)."""
-        from .metrics import roc_auc
+        from reproduce.evaluate.metrics import roc_auc
 
         x_test, y_test = self.splits["test"]
-        final_path = self.run_dir / "model.keras"
-        tmp = final_path.with_name("model.tmp.keras")
+        final_path = self.files.model
+        tmp = final_path.with_name(final_path.stem + ".tmp.keras")
         net.save(tmp)
         tmp.replace(final_path)
         batch = self.settings.validation_batch_size
         scores = {"final": net.predict(x_test, batch_size=batch, verbose=0).ravel()}
-        net.load_weights(self.run_dir / "best.weights.h5")
+        net.load_weights(self.files.best)
         scores["best_validation"] = net.predict(x_test, batch_size=batch, verbose=0).ravel()
-        savez_atomic(self.run_dir / "test_scores.npz", labels=y_test.astype(np.int8),
+        savez_atomic(self.files.scores, labels=y_test.astype(np.int8),
                      scores=scores[evaluated_weights], scores_final=scores["final"],
                      scores_best_validation=scores["best_validation"])
         selected = scores[evaluated_weights]

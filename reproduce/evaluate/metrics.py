@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-# PAPER.md, Table 1/2 note: "expected significance of a discovery for 100 signal events and
+# The paper, note of Tables 1 and 2: "expected significance of a discovery for 100 signal events and
 # 1000 +- 50 background events".
 SIGNIFICANCE_SIGNAL_EVENTS = 100.0
 SIGNIFICANCE_BACKGROUND_EVENTS = 1000.0

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import requests
 
-from .atomic_files import sha256_of, write_json_atomic
+from reproduce.atomic_files import sha256_of, write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ cluster, called from a graph loop that pulls the next batch from the iterator. F
 paper's small networks that launch and copy cost about as much as the step itself.
 
 ``enable_block_steps(model)`` changes what one Keras "batch" is: the data set yields blocks
-``x[k, b, features]``, ``y[k, b, 1]`` (``epoch_blocks`` in ``reproduce.training`` builds
+``x[k, b, features]``, ``y[k, b, 1]`` (``epoch_blocks`` in ``reproduce.train.training`` builds
 them) and the train step runs Keras's own ``train_step`` on ``x[0], x[1], ..., x[k-1]`` in a
 ``tf.while_loop``, all in one compiled call. Each minibatch is still one SGD update (the
 optimizer's step counter, the learning rate computed from it, the momentum, dropout, the

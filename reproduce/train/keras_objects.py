@@ -6,14 +6,14 @@ was imported. The package's models use three: ``PaperL2`` (the weight decay),
 schedule). One import registers them all::
 
     import keras
-    import reproduce.keras_objects  # noqa: F401
+    import reproduce.train.keras_objects  # noqa: F401
 
     model = keras.models.load_model("results/HIGGS/runs/deep-complete-seed1/model.keras")
 """
 
-from .models import PaperL2
-from .optimizers import ScheduledMomentumSGD
-from .schedules import ExponentialStepDecay
+from reproduce.train.models import PaperL2
+from reproduce.train.optimizers import ScheduledMomentumSGD
+from reproduce.train.schedules import ExponentialStepDecay
 
 CUSTOM_OBJECTS = {cls.__name__: cls
                   for cls in (PaperL2, ScheduledMomentumSGD, ExponentialStepDecay)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from ..schedules import FINAL_MOMENTUM, INITIAL_MOMENTUM, MOMENTUM_SATURATION_EPOCHS, momentum_at
+from reproduce.train.schedules import FINAL_MOMENTUM, INITIAL_MOMENTUM, MOMENTUM_SATURATION_EPOCHS, momentum_at
 
 
 class MomentumRamp(keras.callbacks.Callback):
@@ -20,7 +20,7 @@ class MomentumRamp(keras.callbacks.Callback):
     Keras 3's ``SGD`` bakes its momentum into the traced train step as a Python float, so
     assigning ``optimizer.momentum`` from a callback silently changes nothing. This callback
     therefore needs an optimizer whose momentum is a variable,
-    ``reproduce.optimizers.ScheduledMomentumSGD``, and raises a TypeError for any other.
+    ``reproduce.train.optimizers.ScheduledMomentumSGD``, and raises a TypeError for any other.
     The applied momentum is added to the epoch logs as ``momentum``.
 
     Args:
@@ -54,7 +54,7 @@ class MomentumRamp(keras.callbacks.Callback):
         if not getattr(self.model.optimizer, "momentum_is_variable", False):
             raise TypeError(
                 f"MomentumRamp needs an optimizer whose momentum is a variable of the "
-                f"compiled step (reproduce.optimizers.ScheduledMomentumSGD); "
+                f"compiled step (reproduce.train.optimizers.ScheduledMomentumSGD); "
                 f"{type(self.model.optimizer).__name__} keeps momentum as a Python float "
                 f"that Keras 3 freezes into the traced train step."
             )

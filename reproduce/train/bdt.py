@@ -17,22 +17,23 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic_files import savez_atomic, write_json_atomic
-from .datasets import DatasetSpec
-from .metrics import roc_auc
-from .tfrecords import read_split
+from reproduce.atomic_files import savez_atomic, write_json_atomic
+from reproduce.datasets import DatasetSpec
+from reproduce.evaluate.metrics import roc_auc
+from reproduce.data.tfrecords import read_split
 
 log = logging.getLogger(__name__)
 
 
-def train_bdt(tfrecord_dir, run_dir, *, spec: DatasetSpec, feature_set: str, seed: int,
-              max_iter: int = 500, learning_rate: float = 0.1, max_leaf_nodes: int = 31,
-              patience: int = 20, threads: int = 0) -> dict:
-    """Fit a gradient-boosted tree model and write ``test_scores.npz`` and ``metrics.json``.
+def train_bdt(manifest, *, scores_path, metrics_path, spec: DatasetSpec, feature_set: str,
+              seed: int, max_iter: int = 500, learning_rate: float = 0.1,
+              max_leaf_nodes: int = 31, patience: int = 20, threads: int = 0) -> dict:
+    """Fit a gradient-boosted tree model and write its test scores and metrics.
 
     Args:
-        tfrecord_dir: shard folder of the data set.
-        run_dir: output folder (the same layout as a network's run).
+        manifest: the data set's TFRecord manifest (path, or its folder).
+        scores_path: where the test labels and scores go (``.npz``, as a network's run).
+        metrics_path: where the metrics go (JSON, written last).
         spec: the data set.
         feature_set: "low", "high" or "complete".
         seed: ``random_state`` of the model.
@@ -47,13 +48,13 @@ def train_bdt(tfrecord_dir, run_dir, *, spec: DatasetSpec, feature_set: str, see
         os.environ["OMP_NUM_THREADS"] = str(threads)
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "metrics.json").unlink(missing_ok=True)
+    for path in (scores_path, metrics_path):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(metrics_path).unlink(missing_ok=True)
     columns = spec.feature_indices(feature_set)
-    x_train, y_train = read_split(tfrecord_dir, "train")
-    x_valid, y_valid = read_split(tfrecord_dir, "valid")
-    x_test, y_test = read_split(tfrecord_dir, "test")
+    x_train, y_train = read_split(manifest, "train")
+    x_valid, y_valid = read_split(manifest, "valid")
+    x_test, y_test = read_split(manifest, "test")
     x_train, x_valid, x_test = (a[:, columns] for a in (x_train, x_valid, x_test))
     # Early stopping on our validation split (not scikit-learn's internal random split):
     # grow the ensemble in stages with warm_start and watch the validation log-loss.
@@ -82,14 +83,14 @@ def train_bdt(tfrecord_dir, run_dir, *, spec: DatasetSpec, feature_set: str, see
             max_iter=best_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
             early_stopping=False, random_state=seed).fit(x_train, y_train)
     scores = model.predict_proba(x_test)[:, 1]
-    savez_atomic(run_dir / "test_scores.npz", labels=y_test.astype(np.int8), scores=scores)
+    savez_atomic(scores_path, labels=y_test.astype(np.int8), scores=scores)
     metrics = {"dataset": spec.name, "model": "bdt", "feature_set": feature_set, "seed": seed,
                "test_auc": roc_auc(y_test, scores), "trees": int(best_iter),
                "best_val_loss": best_loss, "wall_time_s": time.monotonic() - t0,
                "settings": {"library": "scikit-learn HistGradientBoostingClassifier",
                             "max_iter": max_iter, "learning_rate": learning_rate,
                             "max_leaf_nodes": max_leaf_nodes, "patience": patience}}
-    write_json_atomic(run_dir / "metrics.json", metrics)
+    write_json_atomic(metrics_path, metrics)
     log.info("BDT %s/%s seed %d: test AUC %.4f with %d trees", spec.name, feature_set, seed,
              metrics["test_auc"], best_iter)
     return metrics

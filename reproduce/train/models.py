@@ -6,11 +6,11 @@ import keras
 import numpy as np
 from keras import ops
 
-from .model_names import MODEL_NAME_PATTERN, parse_model_name  # noqa: F401  (re-export)
-from .schedules import (DROPOUT_RATE, FIRST_LAYER_STDDEV, HIDDEN_LAYER_STDDEV,
+from reproduce.model_registry import NETWORKS
+from reproduce.train.schedules import (DROPOUT_RATE, FIRST_LAYER_STDDEV, HIDDEN_LAYER_STDDEV,
                         OUTPUT_LAYER_STDDEV, WEIGHT_DECAY)
 
-MODELS = ("shallow", "deep")
+MODELS = tuple(NETWORKS)  # the network families of reproduce.model_registry
 
 
 def _fold(v, square: bool):
@@ -73,7 +73,7 @@ def hidden_layer_widths(model: str, width: int = 300, depth: int | None = None) 
     if model == "shallow":
         return [width]
     if model == "deep":
-        depth = 4 if depth is None else depth
+        depth = NETWORKS[model].hidden_layers if depth is None else depth
         if not 2 <= depth <= 6:
             raise ValueError(f"deep model depth must be 2..6 hidden layers, got {depth}")
         return [width] * depth

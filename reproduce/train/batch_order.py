@@ -1,7 +1,7 @@
 """The order in which an epoch visits the training rows (``training.batch_order``).
 
 Two orders, each giving one permutation of the rows per epoch; ``epoch_blocks`` in
-``reproduce.training`` cuts it into minibatches of consecutive entries:
+``reproduce.train.training`` cuts it into minibatches of consecutive entries:
 
 - ``SharedBatchOrder`` ("shared", the default): the authors' code as it ran. Pylearn2's
   ``SGD`` draws its minibatches with ``shuffled_sequential`` iteration from one

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from ..schedules import MIN_RELATIVE_IMPROVEMENT, MOMENTUM_SATURATION_EPOCHS, PATIENCE
-from .stopping_rule import StoppingRule, _finite_or_none
+from reproduce.train.schedules import MIN_RELATIVE_IMPROVEMENT, MOMENTUM_SATURATION_EPOCHS, PATIENCE
+from reproduce.train.callbacks.stopping_rule import StoppingRule, _finite_or_none
 
 
 class PaperEarlyStopping(StoppingRule):

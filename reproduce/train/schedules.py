@@ -1,7 +1,7 @@
 """The paper's training constants and its two schedules in closed form.
 
 Every constant of the Methods section appears here once, named. The callbacks in
-``reproduce.callbacks`` and the learning-rate schedule below use these closed forms, so the
+``reproduce.train.callbacks`` and the learning-rate schedule below use these closed forms, so the
 value applied at step ``t`` never depends on how many times a hook has run.
 """
 

@@ -1,0 +1,106 @@
+"""Where the stages' files live: the one home of their names.
+
+The workflow's rules build their inputs and outputs from these patterns
+(``workflow/rules/common.smk``) and hand the paths to the package's entry points, which
+write exactly the paths they are given. The tools that read a results folder without
+Snakemake (``python -m reproduce status``) and the tests find the files through the same
+functions. Importable without TensorFlow (the Snakefile uses it).
+
+    results/<dataset>/tfrecords/manifest.json, statistics.json, <split>-*.tfrecord
+    results/<dataset>/runs/<model>-<features>-seed<seed>/   (one training or BDT)
+        metrics.json, log.csv, test_scores.npz, model.keras, best.weights.h5
+        state/      the resumable training state (outside the rule's outputs)
+        progress/   log.csv and best.weights.h5 while the training runs
+    results/<dataset>/evaluation/<model>-<features>-seed<seed>.json
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+from reproduce.datasets import FEATURE_SETS
+
+RUN = "{model}-{features}-seed{seed}"
+RUN_NAME = re.compile(rf"^(?P<model>.+)-(?P<features>{'|'.join(FEATURE_SETS)})-seed(?P<seed>\d+)$")
+
+
+class _Paths:
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            object.__setattr__(self, field.name, Path(getattr(self, field.name)))
+
+
+def run_name(model: str, features: str, seed) -> str:
+    """The folder name of one run: ``deep-complete-seed1``."""
+    return RUN.format(model=model, features=features, seed=seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class TFRecordFiles(_Paths):
+    """A data set's converted splits: the manifest (listing the shards, which lie beside it)
+    and the training split's per-feature statistics."""
+
+    manifest: Path
+    statistics: Path
+
+    @classmethod
+    def in_folder(cls, folder) -> "TFRecordFiles":
+        folder = Path(folder)
+        return cls(manifest=folder / "manifest.json", statistics=folder / "statistics.json")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFiles(_Paths):
+    """Everything one training writes.
+
+    The first five are the rule's declared outputs (``metrics`` last, when the run is
+    done); ``state`` and ``progress`` are folders outside them, which Snakemake does not
+    delete when a job fails, so that a killed training resumes: ``state`` holds the
+    resumable state, ``progress`` the live CSV log and best checkpoint, copied to ``log``
+    and ``best`` when training ends.
+    """
+
+    metrics: Path
+    log: Path
+    scores: Path
+    model: Path
+    best: Path
+    state: Path
+    progress: Path
+
+    @classmethod
+    def in_folder(cls, run_dir) -> "RunFiles":
+        run_dir = Path(run_dir)
+        return cls(metrics=run_dir / "metrics.json", log=run_dir / "log.csv",
+                   scores=run_dir / "test_scores.npz", model=run_dir / "model.keras",
+                   best=run_dir / "best.weights.h5", state=run_dir / "state",
+                   progress=run_dir / "progress")
+
+    @property
+    def live_log(self) -> Path:
+        """The CSV log while training runs."""
+        return self.progress / "log.csv"
+
+    @property
+    def live_best(self) -> Path:
+        """The best-validation checkpoint while training runs."""
+        return self.progress / "best.weights.h5"
+
+    @property
+    def state_file(self) -> Path:
+        """The training state's JSON record (rewritten atomically after every epoch)."""
+        return self.state / "state.json"
+
+
+def tfrecord_folder(results, dataset) -> Path:
+    return Path(results) / str(dataset) / "tfrecords"
+
+
+def run_folder(results, dataset, run=RUN) -> Path:
+    return Path(results) / str(dataset) / "runs" / run
+
+
+def evaluation_file(results, dataset, run=RUN) -> Path:
+    return Path(results) / str(dataset) / "evaluation" / f"{run}.json"
