@@ -17,7 +17,6 @@ and the cap is the figure to plan an allocation with.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import statistics
 import tempfile

@@ -104,3 +104,36 @@ def run_folder(results, dataset, run=RUN) -> Path:
 
 def evaluation_file(results, dataset, run=RUN) -> Path:
     return Path(results) / str(dataset) / "evaluation" / f"{run}.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportFiles(_Paths):
+    """The report's files: the AUC table in four formats, four figures (each PNG with a
+    PDF beside it), the summary page, and a folder for the captions of Snakemake's HTML
+    report (one ``<figure>.rst`` each)."""
+
+    table_md: Path
+    table_csv: Path
+    table_tex: Path
+    table_html: Path
+    learning_curves: Path
+    schedules: Path
+    roc: Path
+    roc_by_feature_set: Path
+    summary: Path
+    captions: Path
+
+    CAPTIONS = ("auc_table", "learning_curves", "schedules", "roc_curves", "roc_by_feature_set")
+
+    @classmethod
+    def in_folder(cls, figures, captions) -> "ReportFiles":
+        figures = Path(figures)
+        return cls(table_md=figures / "auc_table.md", table_csv=figures / "auc_table.csv",
+                   table_tex=figures / "auc_table.tex", table_html=figures / "auc_table.html",
+                   learning_curves=figures / "learning_curves.png",
+                   schedules=figures / "schedules.png", roc=figures / "roc_curves.png",
+                   roc_by_feature_set=figures / "roc_by_feature_set.png",
+                   summary=figures / "summary.md", captions=Path(captions))
+
+    def caption_files(self) -> list[Path]:
+        return [self.captions / f"{name}.rst" for name in self.CAPTIONS]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score, roc_curve as sk_roc_curve
 
-from reproduce.evaluate.metrics import (asimov_significance, background_rejection_curve,
+from reproduce.metrics import (asimov_significance, background_rejection_curve,
                                discovery_significance, roc_auc, roc_curve)
 
 

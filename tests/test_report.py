@@ -7,7 +7,8 @@ import pytest
 from scipy.stats import norm
 
 from reproduce.evaluate.evaluation import evaluate_scores
-from reproduce.report.report import (RunFiles, auc_table, describe_runs, figure_captions, load_logs,
+from reproduce.layout import ReportFiles
+from reproduce.report.report import (ReportedRun, auc_table, describe_runs, figure_captions, load_logs,
                               load_runs, table_markdown, write_partial_report, write_report)
 
 FEATURES = ("low", "high", "complete")
@@ -21,12 +22,12 @@ NEW_SETTINGS = {"batch_size": 100, "learning_rate": 0.05, "learning_rate_decay_f
 
 
 def make_run(root, model, features, seed, target_auc, *, new_keys=True, epochs=3,
-             finished=True, monitor_columns=True, **metrics_extra) -> RunFiles:
+             finished=True, monitor_columns=True, **metrics_extra) -> ReportedRun:
     """A run folder with real test scores whose AUC lands near ``target_auc`` (two unit
     Gaussians shifted by sqrt(2) * Phi^-1(AUC)), its evaluation JSON, metrics.json (with or
     without the keys newer trainings write) and its CSV log."""
     run_dir = root / "HIGGS" / "runs" / f"{model}-{features}-seed{seed}"
-    run = RunFiles("HIGGS", model, features, seed, metrics=run_dir / "metrics.json",
+    run = ReportedRun("HIGGS", model, features, seed, metrics=run_dir / "metrics.json",
                    evaluation=root / "HIGGS" / "evaluation" / f"{model}-{features}-seed{seed}.json",
                    log=None if model == "bdt" else run_dir / "log.csv",
                    progress_log=None if model == "bdt" else run_dir / "progress" / "log.csv")
@@ -133,8 +134,8 @@ def grid(tmp_path_factory):
     runs = paper_grid(root, lambda m, f: 0.8 if m == "deep" else 0.7, seeds=(1, 2))
     runs.append(make_run(root, "deep", "high", 3, 0.5, constant_output=True,
                          warnings=["output constant: std 1e-9 over the test split"]))
-    table = write_report(runs, root / "figures", captions_dir=root / "captions")
-    write_partial_report(runs, root / "partial")
+    table = write_report(runs, ReportFiles.in_folder(root / "figures", root / "captions"))
+    write_partial_report(runs, ReportFiles.in_folder(root / "partial", root / "partial-captions"))
     return root, runs, table
 
 
@@ -218,7 +219,7 @@ def test_recorded_facts_in_table_and_summary(grid):
     summary = (tmp_path / "figures" / "summary.md").read_text()
     assert "HIGGS DN high-level seed 3 trained to a constant output" in summary
     assert "output constant: std 1e-9 over the test split" in summary
-    # the significance footnote states the numbers of reproduce.evaluate.metrics
+    # the significance footnote states the numbers of reproduce.metrics
     from reproduce.evaluate import metrics
 
     assert (f"for {metrics.SIGNIFICANCE_SIGNAL_EVENTS:g} signal and "
@@ -232,7 +233,7 @@ def test_recorded_facts_in_table_and_summary(grid):
 def test_a_run_reads_only_its_own_files(tmp_path):
     run = make_run(tmp_path, "deep", "low", 1, 0.7)
     other = make_run(tmp_path, "deep", "high", 1, 0.7)
-    swapped = RunFiles("HIGGS", "deep", "low", 1, metrics=other.metrics,
+    swapped = ReportedRun("HIGGS", "deep", "low", 1, metrics=other.metrics,
                        evaluation=run.evaluation)
     with pytest.raises(ValueError, match="deep-high-seed1: the metrics.json is of run "
                                          "\\('HIGGS', 'high', 1\\), expected "
@@ -299,17 +300,17 @@ def test_partial_report_marks_missing_cells(tmp_path):
     """Some runs finished, one in training (live log only), the rest not started."""
     finished = [make_run(tmp_path, "deep", f, s, 0.7) for f in FEATURES for s in (1, 2)]
     training = make_run(tmp_path, "shallow", "low", 1, 0.7, finished=False, epochs=2)
-    waiting = [RunFiles("HIGGS", "shallow", f, 1,
+    waiting = [ReportedRun("HIGGS", "shallow", f, 1,
                         metrics=tmp_path / "HIGGS" / "runs" / f"shallow-{f}-seed1" / "metrics.json",
                         evaluation=tmp_path / "HIGGS" / "evaluation" / f"shallow-{f}-seed1.json",
                         log=tmp_path / "none.csv", progress_log=tmp_path / "none2.csv")
                for f in ("high", "complete")]
-    deep_seed3 = RunFiles("HIGGS", "deep", "low", 3, metrics=tmp_path / "x" / "metrics.json",
+    deep_seed3 = ReportedRun("HIGGS", "deep", "low", 3, metrics=tmp_path / "x" / "metrics.json",
                           evaluation=tmp_path / "x.json")
     runs = finished + [training] + waiting + [deep_seed3]
     with pytest.raises(ValueError, match="4 run\\(s\\) have no metrics.json or evaluation"):
-        write_report(runs, tmp_path / "final")
-    table = write_partial_report(runs, tmp_path / "figures")
+        write_report(runs, ReportFiles.in_folder(tmp_path / "final", tmp_path / "c"))
+    table = write_partial_report(runs, ReportFiles.in_folder(tmp_path / "figures", tmp_path / "c"))
     cell = table.set_index(["model", "feature_set"])
     assert cell.loc[("shallow", "low")].verdict == "missing"
     assert cell.loc[("deep", "low")].n_seeds == 2 and cell.loc[("deep", "low")].n_seeds_expected == 3
@@ -326,7 +327,7 @@ def test_partial_report_marks_missing_cells(tmp_path):
     for name in ("learning_curves.png", "roc_curves.png", "schedules.png"):
         assert (tmp_path / "figures" / name).read_bytes().startswith(b"\x89PNG")
     # nothing finished at all: still a report, every cell missing
-    empty = write_partial_report(waiting, tmp_path / "empty")
+    empty = write_partial_report(waiting, ReportFiles.in_folder(tmp_path / "empty", tmp_path / "c"))
     assert set(empty.verdict) == {"missing"}
 
 

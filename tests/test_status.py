@@ -8,8 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from conftest import REPO
 from reproduce.status import NoResults, status_command
 

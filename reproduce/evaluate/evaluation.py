@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from reproduce.atomic_files import write_json_atomic
-from reproduce.evaluate.metrics import background_rejection_curve, discovery_significance, roc_auc
+from reproduce.metrics import background_rejection_curve, discovery_significance, roc_auc
 
 
 def evaluate_scores(scores_path, out_path, run: dict, roc_points: int = 201) -> dict:

@@ -4,7 +4,7 @@ curves, schedules and ROC curves (drawn by ``reproduce.report.report_figures``),
 summary, an HTML page for Snakemake's report (``reproduce.report.report_html``), and the captions
 of that report.
 
-The workflow hands the report one :class:`RunFiles` per run of its config (identity and
+The workflow hands the report one :class:`ReportedRun` per run of its config (identity and
 file paths). ``write_report`` needs every run finished; ``write_partial_report`` renders
 whatever exists (finished runs, and the live logs of runs in training) and marks the rest.
 """
@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,8 @@ import pandas as pd
 
 from reproduce.atomic_files import write_text_atomic
 from reproduce.datasets import DATASETS, FEATURE_SETS
-from reproduce.evaluate.metrics import (SIGNIFICANCE_BACKGROUND_EVENTS, SIGNIFICANCE_BACKGROUND_UNCERTAINTY,
+from reproduce.layout import ReportFiles
+from reproduce.metrics import (SIGNIFICANCE_BACKGROUND_EVENTS, SIGNIFICANCE_BACKGROUND_UNCERTAINTY,
                       SIGNIFICANCE_SIGNAL_EVENTS)
 from reproduce.model_registry import model_label, model_labels
 from reproduce.paper_values import (AUC, BDT_REFERENCE, SIGNIFICANCE, SUPP_TABLE3,
@@ -65,7 +67,7 @@ VALIDATION_LABEL = "validation"
 
 
 @dataclasses.dataclass(frozen=True)
-class RunFiles:
+class ReportedRun:
     """One run of the workflow as the report reads it: identity and file paths.
 
     ``log`` and ``progress_log`` are the final and the live per-epoch CSV logs of a network
@@ -82,7 +84,7 @@ class RunFiles:
     progress_log: Path | None = None
 
     @classmethod
-    def from_dict(cls, values: dict) -> "RunFiles":
+    def from_dict(cls, values: dict) -> "ReportedRun":
         paths = {k: Path(values[k]) if values.get(k) else None
                  for k in ("metrics", "evaluation", "log", "progress_log")}
         return cls(dataset=values["dataset"], model=values["model"],
@@ -155,7 +157,7 @@ def load_evaluations(paths) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def load_runs(runs: list[RunFiles]) -> pd.DataFrame:
+def load_runs(runs: list[ReportedRun]) -> pd.DataFrame:
     """One row per finished run: its evaluation and the facts of its metrics.json.
 
     Raises:
@@ -180,7 +182,7 @@ def load_runs(runs: list[RunFiles]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def load_logs(runs: list[RunFiles], train_curve: str = "monitor") -> pd.DataFrame:
+def load_logs(runs: list[ReportedRun], train_curve: str = "monitor") -> pd.DataFrame:
     """The per-epoch CSV logs of the networks in long form.
 
     Columns: dataset, model, feature_set, seed, epoch (from 1), metric ("loss" | "auc"),
@@ -238,7 +240,7 @@ def _verdict(difference, sigmas) -> str:
     return "above the paper" if difference > 0 else "below the paper"
 
 
-def auc_table(runs: pd.DataFrame, expected: list[RunFiles] | None = None) -> pd.DataFrame:
+def auc_table(runs: pd.DataFrame, expected: list[ReportedRun] | None = None) -> pd.DataFrame:
     """Mean and std over seeds per (dataset, model, feature set), with the paper's values.
 
     Args:
@@ -481,7 +483,7 @@ def table_latex(table: pd.DataFrame) -> str:
         for model, rows in part.groupby("model", sort=False):
             cells = _row_cells(rows, feats, lambda r: (
                 "missing" if r.n_seeds == 0 else _cell(r.auc_mean, r.auc_std, r.n_seeds))
-                + (f"$^\\dagger$" if r.constant_output_seeds else "")
+                + ("$^\\dagger$" if r.constant_output_seeds else "")
                 + f" / {r.paper_auc:.3f}")
             out.append(f"{model_label(model)} & " + " & ".join(cells) + " \\\\")
         out += ["\\hline", "\\end{tabular}", ""]
@@ -674,7 +676,7 @@ def _train_curve_text(logs: pd.DataFrame, finished: pd.DataFrame, train_curve: s
     return "; ".join(texts[h] for h in shown) or "no training curve logged"
 
 
-def figure_captions(runs: list[RunFiles], finished: pd.DataFrame, logs: pd.DataFrame,
+def figure_captions(runs: list[ReportedRun], finished: pd.DataFrame, logs: pd.DataFrame,
                     train_curve: str) -> dict[str, str]:
     """One caption per figure of the report, true to the runs it shows: the seeds, the
     train curve shown, the recorded schedules and the evaluated weights. Plain text that is
@@ -721,7 +723,8 @@ under `{results}`: `<dataset>/runs/<model>-<features>-seed<seed>/` (per-epoch `l
 # Figures of other rules (their captions are workflow/report/features.rst and fig8.rst).
 DATA_FIGURES = """- `features_<dataset>_low_level.png`, `features_<dataset>_high_level.png`: each input
   feature, signal vs background, as fractions of events (Figs. 2/3 and 5/6).
-- `fig8_HIGGS_mass_after_cut.png`: m_Wbb and m_WWbb of the events passing a 90%
+- `fig8_<dataset>_mass_after_cut.png` (a data set whose registry entry names two masses:
+  m_Wbb and m_WWbb for HIGGS): the masses of the events passing a 90%
   background-rejection cut, DN on low-level vs NN on high-level inputs (Fig. 8).
 """
 
@@ -749,7 +752,7 @@ def _flags(finished: pd.DataFrame) -> list[str]:
     return flags
 
 
-def _banner(runs: list[RunFiles], finished: list[RunFiles]) -> str:
+def _banner(runs: list[ReportedRun], finished: list[ReportedRun]) -> str:
     if len(finished) == len(runs):
         return ""
     training = sum(1 for r in runs if r not in finished and r.current_log is not None)
@@ -759,13 +762,13 @@ def _banner(runs: list[RunFiles], finished: list[RunFiles]) -> str:
             "run has finished.")
 
 
-def _render(runs, figures_dir, *, captions_dir=None, train_curve: str = "monitor",
+def _render(runs, files: ReportFiles, *, train_curve: str = "monitor", write_captions: bool = True,
             partial: bool = False) -> pd.DataFrame:
     from reproduce.report.report_figures import (plot_learning_curves, plot_roc_by_feature_set,
                                  plot_roc_curves, plot_schedules)
     from reproduce.report.report_html import report_page
 
-    runs = [r if isinstance(r, RunFiles) else RunFiles.from_dict(r) for r in runs]
+    runs = [r if isinstance(r, ReportedRun) else ReportedRun.from_dict(r) for r in runs]
     if not runs:
         raise ValueError("no runs to report: the config lists none")
     finished = [r for r in runs if r.finished]
@@ -773,8 +776,8 @@ def _render(runs, figures_dir, *, captions_dir=None, train_curve: str = "monitor
         missing = [str(r.metrics.parent) for r in runs if r not in finished]
         raise ValueError(f"{len(missing)} run(s) have no metrics.json or evaluation yet "
                          f"(first: {missing[0]}); the partial report renders unfinished runs")
-    figures_dir = Path(figures_dir)
-    figures_dir.mkdir(parents=True, exist_ok=True)
+    for path in (files.table_md, files.learning_curves, files.summary):
+        path.parent.mkdir(parents=True, exist_ok=True)
     results = load_runs(finished) if finished else _empty_runs()
     logs = load_logs(runs, train_curve)
     table = auc_table(results, expected=runs)
@@ -783,16 +786,14 @@ def _render(runs, figures_dir, *, captions_dir=None, train_curve: str = "monitor
     notes = {dataset: table_notes(part, results)
              for dataset, part in table.groupby("dataset", sort=False)}
     markdown = (f"{banner}\n\n" if banner else "") + table_markdown(table, results)
-    write_text_atomic(figures_dir / "auc_table.md", markdown + "\n")
-    write_text_atomic(figures_dir / "auc_table.tex", table_latex(table))
-    write_text_atomic(figures_dir / "auc_table.csv", table_csv(table))
-    write_text_atomic(figures_dir / "auc_table.html",
-                      report_page(table, notes, described, banner=banner))
-    plot_learning_curves(logs, figures_dir / "learning_curves.png")
-    plot_schedules([r for r in runs if r.model != "bdt"], results,
-                   figures_dir / "schedules.png")
-    plot_roc_curves(results[results.model != "bdt"], figures_dir / "roc_curves.png")
-    plot_roc_by_feature_set(results, figures_dir / "roc_by_feature_set.png")
+    write_text_atomic(files.table_md, markdown + "\n")
+    write_text_atomic(files.table_tex, table_latex(table))
+    write_text_atomic(files.table_csv, table_csv(table))
+    write_text_atomic(files.table_html, report_page(table, notes, described, banner=banner))
+    plot_learning_curves(logs, files.learning_curves)
+    plot_schedules([r for r in runs if r.model != "bdt"], results, files.schedules)
+    plot_roc_curves(results[results.model != "bdt"], files.roc)
+    plot_roc_by_feature_set(results, files.roc_by_feature_set)
     captions = figure_captions(runs, results, logs, train_curve)
     captions["auc_table"] = (
         "The paper's AUC tables beside ours, with a verdict per cell, and how the runs were "
@@ -805,47 +806,51 @@ def _render(runs, figures_dir, *, captions_dir=None, train_curve: str = "monitor
     if flags:
         summary += ["**Flagged runs** (see the table's footnotes):", ""]
         summary += [f"- {flag}" for flag in flags] + [""]
+
+    def link(path):  # the summary's links, relative to the summary
+        return os.path.relpath(path, files.summary.parent)
+
     summary += [
-        "- [auc_table.md](auc_table.md) (also [CSV](auc_table.csv), [LaTeX](auc_table.tex), "
-        f"[HTML](auc_table.html)): {captions['auc_table'].split('. ')[0]}.",
-        *(f"- [{name}.png]({name}.png) (and PDF): {captions[name]}"
-          for name in ("learning_curves", "schedules", "roc_curves", "roc_by_feature_set")),
+        f"- [{files.table_md.name}]({link(files.table_md)}) (also [CSV]"
+        f"({link(files.table_csv)}), [LaTeX]({link(files.table_tex)}), [HTML]"
+        f"({link(files.table_html)})): {captions['auc_table'].split('. ')[0]}.",
+        *(f"- [{path.name}]({link(path)}) (and PDF): {captions[name]}"
+          for name, path in (("learning_curves", files.learning_curves),
+                             ("schedules", files.schedules), ("roc_curves", files.roc),
+                             ("roc_by_feature_set", files.roc_by_feature_set))),
         DATA_FIGURES, markdown, description_markdown(described)]
-    write_text_atomic(figures_dir / "summary.md", "\n".join(summary))
-    if captions_dir is not None:
-        captions_dir = Path(captions_dir)
-        captions_dir.mkdir(parents=True, exist_ok=True)
-        for name, text in captions.items():
-            write_text_atomic(captions_dir / f"{name}.rst", text + "\n")
-    log.info("wrote %s", ", ".join(sorted(p.name for p in figures_dir.iterdir())))
+    write_text_atomic(files.summary, "\n".join(summary))
+    if write_captions:
+        files.captions.mkdir(parents=True, exist_ok=True)
+        for path in files.caption_files():
+            write_text_atomic(path, captions[path.stem] + "\n")
+    log.info("wrote %s", files.summary.parent)
     return table
 
 
-def write_report(runs, figures_dir, *, captions_dir=None,
-                 train_curve: str = "monitor") -> pd.DataFrame:
-    """Write the tables, the HTML page, the figures and the summary into ``figures_dir``,
-    and the report's captions into ``captions_dir``; return the AUC table.
+def write_report(runs, files: ReportFiles, *, train_curve: str = "monitor") -> pd.DataFrame:
+    """Write the tables, the HTML page, the figures, the summary and the captions of
+    Snakemake's report to the paths of ``files``; return the AUC table.
 
     Args:
-        runs: every run of the workflow (``RunFiles`` or dicts of its fields), all finished.
-        figures_dir: ``paper_figures/``.
-        captions_dir: where to write one ``<figure>.rst`` caption per figure (Snakemake's
-            report includes them), or None.
+        runs: every run of the workflow (``ReportedRun`` or dicts of its fields), all finished.
+        files: a ``reproduce.layout.ReportFiles``: the table in four formats, the four
+            figures, the summary and the captions folder (one ``<figure>.rst`` each).
         train_curve: "monitor" (the authors' end-of-epoch monitor where logged) or
             "running_mean" (Keras's mean over the epoch).
 
     Raises:
         ValueError: a run has not finished (no metrics.json or evaluation).
     """
-    return _render(runs, figures_dir, captions_dir=captions_dir, train_curve=train_curve)
+    return _render(runs, files, train_curve=train_curve)
 
 
-def write_partial_report(runs, figures_dir, *, train_curve: str = "monitor") -> pd.DataFrame:
+def write_partial_report(runs, files: ReportFiles, *, train_curve: str = "monitor") -> pd.DataFrame:
     """``write_report`` from whatever exists: the finished runs (metrics.json and
     evaluation), the live logs of runs in training; cells without a finished run read
     "missing" and a banner counts the runs. Reads files only; when every run has finished
     the files equal the final report's."""
-    return _render(runs, figures_dir, train_curve=train_curve, partial=True)
+    return _render(runs, files, train_curve=train_curve, write_captions=False, partial=True)
 
 
 def write_supp_table3(evaluation_paths, md_path, csv_path) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from reproduce.atomic_files import save_figure
 from reproduce.model_registry import model_label, model_labels
-from reproduce.report.report import (FEATURE_LABELS, TRAIN_CURVE_LABELS, VALIDATION_LABEL, RunFiles,
+from reproduce.report.report import (FEATURE_LABELS, TRAIN_CURVE_LABELS, VALIDATION_LABEL, ReportedRun,
                      read_log, schedule_titles, seeds_phrase)
 
 
@@ -65,7 +65,7 @@ def plot_learning_curves(logs: pd.DataFrame, path: Path) -> None:
     plt.close(grid.figure)
 
 
-def plot_schedules(runs: list[RunFiles], finished: pd.DataFrame, path: Path) -> None:
+def plot_schedules(runs: list[ReportedRun], finished: pd.DataFrame, path: Path) -> None:
     """The learning rate and momentum applied per epoch, as the CSV logs recorded them;
     titles from the settings the finished runs recorded."""
     plt = _pyplot()

@@ -587,7 +587,7 @@ class _Trainer:
     def evaluate(self, net, evaluated_weights: str) -> dict:
         """Save the final model, score the test split with the final and the best
         validation weights; write ``test_scores.npz`` (``scores``: the evaluated ones)."""
-        from reproduce.evaluate.metrics import roc_auc
+        from reproduce.metrics import roc_auc
 
         x_test, y_test = self.splits["test"]
         final_path = self.files.model

@@ -1,7 +1,15 @@
 from pathlib import Path
 
 from reproduce.datasets import DATASETS, FEATURE_SETS, get_dataset
-from reproduce.layout import RUN, RunFiles, TFRecordFiles, evaluation_file, run_folder, tfrecord_folder
+from reproduce.layout import (
+    RUN,
+    ReportFiles,
+    RunFiles,
+    TFRecordFiles,
+    evaluation_file,
+    run_folder,
+    tfrecord_folder,
+)
 from reproduce.model_registry import BDT, MODEL_NAME_PATTERN, slurm_minutes
 from reproduce.paper_values import SUPP_TABLE3
 
@@ -16,6 +24,7 @@ NETWORK_RUN = RunFiles.in_folder(
 BDT_RUN = RunFiles.in_folder(run_folder(RESULTS, "{dataset}", "bdt-{features}-seed{seed}"))
 ANY_RUN = RunFiles.in_folder(run_folder(RESULTS, "{dataset}", RUN))
 EVALUATION = str(evaluation_file(RESULTS, "{dataset}", RUN))
+REPORT = ReportFiles.in_folder(FIGURES, f"{RESULTS}/report/captions")
 
 
 wildcard_constraints:

@@ -60,49 +60,41 @@ rule report:
         metrics=all_runs(str(ANY_RUN.metrics)),
         logs=network_runs(str(ANY_RUN.log)),
     output:
-        table_md=f"{FIGURES}/auc_table.md",
-        table_csv=f"{FIGURES}/auc_table.csv",
-        table_tex=f"{FIGURES}/auc_table.tex",
+        table_md=str(REPORT.table_md),
+        table_csv=str(REPORT.table_csv),
+        table_tex=str(REPORT.table_tex),
         table_html=report(
-            f"{FIGURES}/auc_table.html",
+            str(REPORT.table_html),
             caption="../report/auc_table.rst",
             category="1. AUC tables",
         ),
         learning_curves=report(
-            f"{FIGURES}/learning_curves.png",
+            str(REPORT.learning_curves),
             caption="../report/learning_curves.rst",
             category="2. Figures",
         ),
         schedules=report(
-            f"{FIGURES}/schedules.png",
+            str(REPORT.schedules),
             caption="../report/schedules.rst",
             category="2. Figures",
         ),
         roc=report(
-            f"{FIGURES}/roc_curves.png",
+            str(REPORT.roc),
             caption="../report/roc_curves.rst",
             category="2. Figures",
         ),
         roc_by_feature_set=report(
-            f"{FIGURES}/roc_by_feature_set.png",
+            str(REPORT.roc_by_feature_set),
             caption="../report/roc_by_feature_set.rst",
             category="2. Figures",
         ),
-        summary=f"{FIGURES}/summary.md",
-        captions=multiext(
-            f"{RESULTS}/report/captions/",
-            "auc_table.rst",
-            "learning_curves.rst",
-            "schedules.rst",
-            "roc_curves.rst",
-            "roc_by_feature_set.rst",
-        ),
+        summary=str(REPORT.summary),
+        captions=[str(path) for path in REPORT.caption_files()],
     log:
         f"{RESULTS}/logs/report.log",
     params:
         runs=report_runs(),
-        figures=lambda w, output: Path(output.summary).parent,
-        captions=lambda w, output: Path(output.captions[0]).parent,
+        captions=str(REPORT.captions),
         train_curve=config["report"]["train_curve"],
     script:
         "../scripts/report.py"
@@ -116,7 +108,7 @@ rule partial_report:
         f"{RESULTS}/logs/partial_report.log",
     params:
         runs=report_runs(),
-        figures=FIGURES,
+        files=REPORT,
         train_curve=config["report"]["train_curve"],
     script:
         "../scripts/partial_report.py"

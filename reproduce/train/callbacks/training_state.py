@@ -99,7 +99,7 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
             state: what ``load`` returned.
             steps_per_epoch: optimizer steps in one epoch of this run.
         """
-        from reproduce import keras_objects  # noqa: F401  (registers the package's objects)
+        from reproduce.train import keras_objects  # noqa: F401  (registers the package's objects)
 
         try:
             model = keras.models.load_model(self.directory / "model.keras")
