@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reproduce.estimate import duration, makespan
-from reproduce.layout import RUN_NAME, RunFiles
+from reproduce.layout import RUN_NAME, RunFiles, run_name
+from reproduce.model_registry import BDT
 RATE_WINDOW = 10  # epochs/hour from the wall time of the last (up to) 10 epochs
 STALLED_AFTER = 3.0  # a run with no epoch for 3 epoch-times (and 10 min) may be dead
 
@@ -212,9 +213,9 @@ def planned_runs(config: dict) -> list[tuple[str, str]]:
     for dataset in config["datasets"]:
         for model in config["models"].get(dataset, []):
             for features in config["feature_sets"]:
-                planned += [(dataset, f"{model}-{features}-seed{s}") for s in config["seeds"]]
+                planned += [(dataset, run_name(model, features, s)) for s in config["seeds"]]
         if config["bdt"]["enabled"]:
-            planned += [(dataset, f"bdt-{f}-seed{config['seeds'][0]}")
+            planned += [(dataset, run_name(BDT, f, config["seeds"][0]))
                         for f in config["feature_sets"]]
     return planned
 
@@ -234,8 +235,8 @@ def status_command(results: Path, config: dict | None = None) -> str:
     and to know the epoch cap before any run has finished.
     """
     runs = scan(results)
-    networks = [r for r in runs if not r.name.startswith("bdt-")]
-    bdts = [r for r in runs if r.name.startswith("bdt-")]
+    networks = [r for r in runs if r.model != BDT]
+    bdts = [r for r in runs if r.model == BDT]
     finished = [r for r in runs if r.finished]
     out = [f"# {results}/: {len(runs)} run folder(s), {len(finished)} finished"]
     rows, left = [], {}
@@ -275,7 +276,7 @@ def status_command(results: Path, config: dict | None = None) -> str:
 
     def expected(dataset: str, name: str, epochs_done: int = 0) -> float | None:
         model = RUN_NAME.match(name).group("model") if RUN_NAME.match(name) else name
-        if model == "bdt":
+        if model == BDT:
             return bdt_seconds(config, dataset)
         times = sorted(per_epoch.get((dataset, model), []))
         return max(cap - epochs_done, 0) * times[len(times) // 2] if times else None

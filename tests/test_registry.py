@@ -176,6 +176,7 @@ def test_a_third_data_set_is_one_registry_entry_and_its_paper_values(tmp_path):
         f.write(TOY_REGISTRY_ENTRY)
     with open(package / "reproduce" / "paper_values.py", "a") as f:
         f.write(TOY_PAPER_VALUES)
+    (tmp_path / "work").mkdir()
     work = make_workflow_copy(tmp_path / "work")
     _toy_file(work / "toy.csv.gz")
     (work / "toy.yaml").write_text(
@@ -214,14 +215,15 @@ def test_a_non_editable_install_runs_the_workflow(tmp_path):
                     "--no-build-isolation", "--target", str(site), str(source)],
                    check=True, capture_output=True)
     shutil.rmtree(source)  # nothing may point back at the sources
+    (tmp_path / "work").mkdir()
     work = make_workflow_copy(tmp_path / "work")
     env = dict(os.environ, PYTHONPATH=str(site))
     where = subprocess.run([sys.executable, "-c", "import reproduce; print(reproduce.__file__)"],
                            cwd=work, env=env, capture_output=True, text=True, check=True)
     assert where.stdout.startswith(str(site)), where.stdout
     target = "results/smoke/HIGGS/evaluation/shallow-high-seed1.json"
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--config",
-                           "preset=smoke", "training={max_epochs: 1}", target],
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", target,
+                           "--config", "preset=smoke", "training={max_epochs: 1}"],
                           cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     evaluation = (work / target).read_text()

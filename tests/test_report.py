@@ -220,7 +220,7 @@ def test_recorded_facts_in_table_and_summary(grid):
     assert "HIGGS DN high-level seed 3 trained to a constant output" in summary
     assert "output constant: std 1e-9 over the test split" in summary
     # the significance footnote states the numbers of reproduce.metrics
-    from reproduce.evaluate import metrics
+    from reproduce import metrics
 
     assert (f"for {metrics.SIGNIFICANCE_SIGNAL_EVENTS:g} signal and "
             f"{metrics.SIGNIFICANCE_BACKGROUND_EVENTS:g} +- "

@@ -118,7 +118,7 @@ def test_file_name_rule_is_the_same_in_schema_and_code():
     from reproduce.datasets import FILENAME_PATTERN
 
     schema = yaml.safe_load(SCHEMA.read_text())
-    override = schema["properties"]["dataset_overrides"]["patternProperties"]["^(HIGGS|SUSY)$"]
+    override = schema["$defs"]["dataset_override"]
     assert override["properties"]["filename"]["pattern"] == FILENAME_PATTERN
     for name in ("HIGGS.csv.gz", "higgs-sample.csv.gz", "SUSY.v2.csv.gz"):
         assert get_dataset("HIGGS", {"filename": name}).filename == name

@@ -94,7 +94,7 @@ rule report:
         f"{RESULTS}/logs/report.log",
     params:
         runs=report_runs(),
-        captions=str(REPORT.captions),
+        captions=lambda w, output: Path(output.captions[0]).parent,
         train_curve=config["report"]["train_curve"],
     script:
         "../scripts/report.py"
