@@ -1,9 +1,9 @@
 """Import this module to make every custom Keras object of the package loadable.
 
 Keras finds a custom class in a saved ``model.keras`` only if the module that registers it
-was imported. The package's models use three: ``PaperL2`` (the weight decay),
-``ScheduledMomentumSGD`` (the optimizer) and ``ExponentialStepDecay`` (its learning-rate
-schedule). One import registers them all::
+was imported. The package's models use four: ``PaperL2`` (the weight decay),
+``PaperDropout`` (the dropout runs' layer), ``ScheduledMomentumSGD`` (the optimizer) and
+``ExponentialStepDecay`` (its learning-rate schedule). One import registers them all::
 
     import keras
     import reproduce.keras_objects  # noqa: F401
@@ -11,11 +11,14 @@ schedule). One import registers them all::
     model = keras.models.load_model("results/HIGGS/runs/deep-complete-seed1/model.keras")
 """
 
+from .dropout import PaperDropout
 from .models import PaperL2
 from .optimizers import ScheduledMomentumSGD
 from .schedules import ExponentialStepDecay
 
 CUSTOM_OBJECTS = {cls.__name__: cls
-                  for cls in (PaperL2, ScheduledMomentumSGD, ExponentialStepDecay)}
+                  for cls in (PaperL2, PaperDropout, ScheduledMomentumSGD,
+                                          ExponentialStepDecay)}
 
-__all__ = ["CUSTOM_OBJECTS", "ExponentialStepDecay", "PaperL2", "ScheduledMomentumSGD"]
+__all__ = ["CUSTOM_OBJECTS", "ExponentialStepDecay", "PaperDropout", "PaperL2",
+           "ScheduledMomentumSGD"]
