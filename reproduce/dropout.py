@@ -22,8 +22,9 @@ class PaperDropout(keras.layers.Dropout):
     * The mask is drawn with ``tf.random.stateless_uniform(..., alg="philox")``. Keras's
       TensorFlow backend calls ``tf.nn.experimental.stateless_dropout``, whose generator
       "auto_select" is Philox on the CPU too, but which XLA compiles on the CPU to code so
-      slow that the deep net trained about 8x slower with it than without dropout; with
-      Philox named, dropout costs a few percent (``benchmarks/dropout_throughput.py``).
+      slow that the deep net trained about 10x slower with it than without dropout; with
+      Philox named, the dropout net trains at about 0.8x the deep net's rate: what is left
+      is Philox itself (``benchmarks/dropout_throughput.py``).
     * The layer's ``SeedGenerator`` state (advanced once per minibatch) is saved by
       ``model.save`` and restored by ``keras.models.load_model``. Keras's ``Dropout`` does
       not save it, so a model loaded to resume training would draw the first minibatch's

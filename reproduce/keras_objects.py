@@ -16,9 +16,8 @@ from .models import PaperL2
 from .optimizers import ScheduledMomentumSGD
 from .schedules import ExponentialStepDecay
 
-CUSTOM_OBJECTS = {cls.__name__: cls
-                  for cls in (PaperL2, PaperDropout, ScheduledMomentumSGD,
-                                          ExponentialStepDecay)}
+CUSTOM_OBJECTS = {cls.__name__: cls for cls in (PaperL2, PaperDropout, ScheduledMomentumSGD,
+                                                ExponentialStepDecay)}
 
 __all__ = ["CUSTOM_OBJECTS", "ExponentialStepDecay", "PaperDropout", "PaperL2",
            "ScheduledMomentumSGD"]
