@@ -81,28 +81,44 @@ def test_same_seed_gives_bit_identical_weights(sample_shards, reference_run, tmp
         [r["val_loss"] for r in log_rows(tmp_path)]
 
 
-def test_kill_and_resume_gives_bit_identical_weights(sample_shards, reference_run, tmp_path):
-    proc = train(sample_shards, tmp_path)
+@pytest.mark.parametrize("overrides", [
+    {},                            # the default: Pylearn2's stream, its state in state.json
+    {"batch_order": "per_seed"},   # a shuffle computed from (seed, epoch), no state
+    {"dropout": True},             # the masks' generator, its state in model.keras
+], ids=["shared_order", "per_seed_order", "dropout"])
+def test_kill_and_resume_gives_bit_identical_weights(sample_shards, reference_run, tmp_path,
+                                                     overrides):
+    """A run killed (SIGKILL) after a few epochs and started again ends with the weights,
+    validation losses and test AUC of a run never interrupted."""
+    reference = reference_run
+    if overrides:  # an uninterrupted run of these settings
+        reference = tmp_path / "reference"
+        proc = train(sample_shards, reference, **overrides)
+        assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-3000:]
+        # the setting took effect: other numbers than the default run's
+        assert not np.array_equal(weights(reference)[0], weights(reference_run)[0])
+    run_dir = tmp_path / "killed"
+    proc = train(sample_shards, run_dir, **overrides)
     deadline = time.monotonic() + 300
-    log = tmp_path / "progress" / "log.csv"
+    log = run_dir / "progress" / "log.csv"
     while time.monotonic() < deadline:
         if log.exists() and len(log.read_text().splitlines()) >= 4:  # header + 3 epochs
             break
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (tmp_path / "metrics.json").exists()
-    state = json.loads((tmp_path / "state" / "state.json").read_text())
+    assert not (run_dir / "metrics.json").exists()
+    state = json.loads((run_dir / "state" / "state.json").read_text())
     assert 2 <= state["epochs_completed"] < 8  # the kill may land before the 3rd save
-    proc = train(sample_shards, tmp_path)
+    proc = train(sample_shards, run_dir, **overrides)
     assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-3000:]
-    assert [int(r["epoch"]) for r in log_rows(tmp_path)] == list(range(8))  # each epoch once
-    for a, b in zip(weights(reference_run), weights(tmp_path)):
+    assert [int(r["epoch"]) for r in log_rows(run_dir)] == list(range(8))  # each epoch once
+    for a, b in zip(weights(reference), weights(run_dir)):
         assert np.array_equal(a, b)
-    assert [r["val_loss"] for r in log_rows(reference_run)] == \
-        [r["val_loss"] for r in log_rows(tmp_path)]
-    ref = json.loads((reference_run / "metrics.json").read_text())
-    resumed = json.loads((tmp_path / "metrics.json").read_text())
+    assert [r["val_loss"] for r in log_rows(reference)] == \
+        [r["val_loss"] for r in log_rows(run_dir)]
+    ref = json.loads((reference / "metrics.json").read_text())
+    resumed = json.loads((run_dir / "metrics.json").read_text())
     assert resumed["test_auc"] == ref["test_auc"]
 
 

@@ -114,6 +114,19 @@ def test_replaced_data_is_never_resumed(sample_spec):
     assert action == "afresh" and "shards_sha256" in reason
 
 
+def test_dropout_state_saved_before_paper_dropout_is_never_resumed(sample_spec):
+    """A dropout run's state saved before ``PaperDropout`` (Keras's Dropout, whose generator
+    state was not saved: a resume would repeat the first masks; no ``dropout_layer`` in the
+    fingerprint) starts afresh; the fingerprints of the runs without dropout are unchanged."""
+    current = _fingerprint(sample_spec, dropout=True)
+    older = {k: v for k, v in current.items() if k != "dropout_layer"}
+    action, reason = resume_plan({"epochs_completed": 3, "fingerprint": older}, current,
+                                 [1.0] * 3, Pylearn2Termination(),
+                                 TrainingSettings(dropout=True))
+    assert action == "afresh" and "dropout_layer" in reason
+    assert "dropout_layer" not in _fingerprint(sample_spec)
+
+
 def test_shared_order_is_pylearn2s_stream_and_resumes():
     """Epoch e visits the rows in the order of the (e+1)-th shuffle of arange(n) by
     numpy.random.RandomState([2012, 10, 5]) (Pylearn2's SGD default seed)."""

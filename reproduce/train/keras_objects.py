@@ -1,9 +1,9 @@
 """Import this module to make every custom Keras object of the package loadable.
 
 Keras finds a custom class in a saved ``model.keras`` only if the module that registers it
-was imported. The package's models use three: ``PaperL2`` (the weight decay),
-``ScheduledMomentumSGD`` (the optimizer) and ``ExponentialStepDecay`` (its learning-rate
-schedule). One import registers them all::
+was imported. The package's models use four: ``PaperL2`` (the weight decay),
+``PaperDropout`` (the dropout runs' layer), ``ScheduledMomentumSGD`` (the optimizer) and
+``ExponentialStepDecay`` (its learning-rate schedule). One import registers them all::
 
     import keras
     import reproduce.train.keras_objects  # noqa: F401
@@ -11,11 +11,13 @@ schedule). One import registers them all::
     model = keras.models.load_model("results/HIGGS/runs/deep-complete-seed1/model.keras")
 """
 
+from reproduce.train.dropout import PaperDropout
 from reproduce.train.models import PaperL2
 from reproduce.train.optimizers import ScheduledMomentumSGD
 from reproduce.train.schedules import ExponentialStepDecay
 
-CUSTOM_OBJECTS = {cls.__name__: cls
-                  for cls in (PaperL2, ScheduledMomentumSGD, ExponentialStepDecay)}
+CUSTOM_OBJECTS = {cls.__name__: cls for cls in (PaperL2, PaperDropout, ScheduledMomentumSGD,
+                                                ExponentialStepDecay)}
 
-__all__ = ["CUSTOM_OBJECTS", "ExponentialStepDecay", "PaperL2", "ScheduledMomentumSGD"]
+__all__ = ["CUSTOM_OBJECTS", "ExponentialStepDecay", "PaperDropout", "PaperL2",
+           "ScheduledMomentumSGD"]

@@ -7,6 +7,7 @@ import numpy as np
 from keras import ops
 
 from reproduce.model_registry import NETWORKS
+from reproduce.train.dropout import PaperDropout
 from reproduce.train.schedules import (DROPOUT_RATE, FIRST_LAYER_STDDEV, HIDDEN_LAYER_STDDEV,
                         OUTPUT_LAYER_STDDEV, WEIGHT_DECAY)
 
@@ -90,7 +91,8 @@ def build_model(n_inputs: int, hidden: list[int], *, seed: int, weight_decay: fl
         seed: seeds the weight initializers (layer ``i`` uses ``seed * 1000 + i``).
         weight_decay: L2 penalty ``weight_decay * sum(W**2)`` on the weight matrices (not
             the biases). 0 disables it (the dropout runs).
-        dropout: probability of dropping each unit of the top hidden layer (0: none).
+        dropout: probability of dropping each unit of the top hidden layer (0: none), by a
+            ``PaperDropout`` layer seeded with ``seed * 1000 + 999``.
         offset, scale: optional input standardization ``(x - offset) / scale``, a fixed
             (non-trainable) first layer.
         name: model name.
@@ -113,7 +115,7 @@ def build_model(n_inputs: int, hidden: list[int], *, seed: int, weight_decay: fl
             bias_initializer="zeros", kernel_regularizer=regularizer,
         )(x)
     if dropout:
-        x = keras.layers.Dropout(dropout, seed=seed * 1000 + 999, name="dropout_top")(x)
+        x = PaperDropout(dropout, seed=seed * 1000 + 999, name="dropout_top")(x)
     outputs = keras.layers.Dense(
         1, activation="sigmoid", name="output",
         kernel_initializer=keras.initializers.RandomNormal(0.0, OUTPUT_LAYER_STDDEV,

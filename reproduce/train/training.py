@@ -249,8 +249,12 @@ def epoch_blocks(x: np.ndarray, y: np.ndarray, *, first_epoch: int, last_epoch: 
 def run_fingerprint(*, spec: DatasetSpec, manifest: dict, model: str, feature_set: str,
                     seed: int, settings: TrainingSettings) -> dict:
     """Everything that changes a run's numbers: the data (the shards' sha256 from the
-    manifest, the split), the network, the seed and every numeric setting."""
-    return {
+    manifest, the split), the network, the seed and every numeric setting; for the dropout
+    runs also the dropout layer (``reproduce.train.dropout.DROPOUT_LAYER``)."""
+    from reproduce.train.dropout import DROPOUT_LAYER
+
+    dropout = {"dropout_layer": DROPOUT_LAYER} if settings.dropout else {}
+    return dropout | {
         "dataset": spec.name,
         "splits": {k: v["range"] for k, v in manifest["splits"].items()},
         "shards_sha256": sorted(s["sha256"] for split in manifest["splits"].values()

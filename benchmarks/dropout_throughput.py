@@ -1,0 +1,130 @@
+"""Training throughput of the dropout runs against the same net without dropout.
+
+Trains, in one process and on the same data, through ``train_run``'s code path
+(``compile_for_training``: ScheduledMomentumSGD, cross-entropy, AUC, XLA;
+``PerBatchLearningRateDecay`` and ``MomentumRamp``; blocks of ``steps_per_execution``
+minibatches in one compiled loop, ``reproduce.train.block_steps``):
+  * ``deep``: the paper's DN (weight decay 1e-5, no dropout);
+  * ``deep_dropout``: DNdropOut as the package builds it (``reproduce.train.dropout.PaperDropout``
+    on the top hidden layer, p = 0.5, no weight decay);
+  * ``deep_dropout, keras.layers.Dropout`` (unless ``--no-keras-dropout``): the same net
+    with Keras's own ``Dropout`` layer, as the package built it before ``PaperDropout``.
+    Keras's TensorFlow backend draws its masks with ``tf.nn.experimental.stateless_dropout``
+    (generator "auto_select"), which XLA compiles to slow code on the CPU.
+
+Each measurement trains a fresh network: one untimed epoch (tracing, compilation), then
+``--epochs`` timed epochs (from the epoch's begin to its end hook). The variants alternate
+within each of ``--repeats`` rounds; the table gives the median examples/s (with the range)
+and the median over the rounds of each variant's ratio to the ``deep`` run of the same round.
+
+    python benchmarks/dropout_throughput.py [--rows 100000] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from reproduce.train.batch_order import make_batch_order  # noqa: E402
+from reproduce.train.block_steps import enable_block_steps  # noqa: E402
+from reproduce.train.callbacks import MomentumRamp, PerBatchLearningRateDecay  # noqa: E402
+from reproduce.train.dropout import PaperDropout  # noqa: E402
+from reproduce.train.models import paper_model  # noqa: E402
+from reproduce.train.training import (TrainingSettings, blocks_per_epoch,  # noqa: E402
+                                compile_for_training, epoch_blocks)
+
+VARIANTS = ("deep", "deep_dropout", "deep_dropout, keras.layers.Dropout")
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Wall time of each epoch, from its begin to its end hook."""
+
+    def __init__(self):
+        super().__init__()
+        self.seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+
+
+def with_keras_dropout(net: keras.Model) -> keras.Model:
+    """The same network with ``keras.layers.Dropout`` (same rate and seed) in place of
+    ``PaperDropout``."""
+    def clone(layer):
+        if isinstance(layer, PaperDropout):
+            return keras.layers.Dropout(layer.rate, seed=layer.seed, name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    copy = keras.models.clone_model(net, clone_function=clone)
+    copy.set_weights(net.get_weights())
+    return copy
+
+
+def throughput(variant: str, x, y, epochs: int, settings: TrainingSettings) -> float:
+    """Examples/s of ``variant`` over ``epochs`` timed epochs (after one untimed epoch)."""
+    keras.utils.set_random_seed(1)
+    dropout = variant != "deep"
+    net = paper_model("deep", x.shape[1], seed=1, dropout=dropout)
+    if variant.endswith("keras.layers.Dropout"):
+        net = with_keras_dropout(net)
+    s = TrainingSettings(**{**settings.__dict__, "dropout": dropout})
+    enable_block_steps(compile_for_training(net, s))
+    block = s.block_size(len(x))
+    order = make_batch_order(s.batch_order, len(x), seed=1)
+    ds = epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=epochs + 1,
+                      batch_size=s.batch_size, block_size=block)
+    steps = blocks_per_epoch(len(x), s.batch_size, block)
+    callbacks = [PerBatchLearningRateDecay(s.learning_rate, s.decay_factor,
+                                           s.learning_rate_floor), MomentumRamp()]
+    net.fit(ds, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0, callbacks=callbacks)
+    clock = EpochClock()
+    net.fit(ds, epochs=epochs + 1, initial_epoch=1, steps_per_epoch=steps, shuffle=False,
+            verbose=0, callbacks=[*callbacks, clock])
+    return epochs * len(x) / sum(clock.seconds)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-keras-dropout", action="store_true",
+                        help="leave out the (slow) keras.layers.Dropout variant")
+    args = parser.parse_args(argv)
+    settings = TrainingSettings()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(args.rows, 28)).astype(np.float32)
+    y = (rng.random(args.rows) < 0.53).astype(np.float32)
+    variants = VARIANTS[:2] if args.no_keras_dropout else VARIANTS
+    rates = {v: [] for v in variants}
+    for _ in range(args.repeats):
+        for variant in variants:
+            rates[variant].append(throughput(variant, x, y, args.epochs, settings))
+    load = os.getloadavg()
+    print(f"# dropout throughput, batch 100, {args.rows:,} rows x 28, {os.cpu_count()} CPUs, "
+          f"blocks of {settings.block_size(args.rows)} minibatches, XLA; median of "
+          f"{args.repeats} (variants alternate); load average at the end "
+          f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}\n")
+    print("| model | examples/s (range) | ratio to deep (median of the rounds' ratios) |")
+    print("|---|---:|---:|")
+    for variant in variants:
+        r = rates[variant]
+        ratio = statistics.median(a / b for a, b in zip(r, rates["deep"]))
+        print(f"| {variant} | {statistics.median(r):,.0f} ({min(r):,.0f}-{max(r):,.0f}) | "
+              f"{ratio:.2f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
