@@ -138,21 +138,50 @@ def make_workflow_copy(folder: Path) -> Path:
     return folder
 
 
-def run_snakemake(workdir, *args, check=True):
+def run_snakemake(workdir, *args, check=True, pythonpath=None):
+    """``snakemake *args`` in ``workdir``; ``pythonpath``: a folder whose ``reproduce``
+    package is imported instead of the checkout's (an installed copy)."""
     import subprocess
     import sys
 
+    env = dict(os.environ, PYTHONPATH=str(pythonpath)) if pythonpath else None
     proc = subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=workdir,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}"
                              f"\n{proc.stderr[-4000:]}")
     return proc
 
 
+def install_package(folder: Path) -> Path:
+    """``pip install .`` of the package, not editable, into ``folder/site`` (from a copy of
+    its sources, deleted afterwards, so nothing points back at the checkout)."""
+    import subprocess
+    import sys
+
+    source, site = folder / "source", folder / "site"
+    source.mkdir(parents=True)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(REPO / "reproduce", source / "reproduce",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "--no-build-isolation", "--target", str(site), str(source)],
+                   check=True, capture_output=True)
+    shutil.rmtree(source)
+    return site
+
+
 @pytest.fixture(scope="session")
 def local_smoke_run(tmp_path_factory):
-    """The smoke preset run locally once per session (shared by the workflow tests)."""
-    folder = make_workflow_copy(tmp_path_factory.mktemp("smoke-local"))
-    run_snakemake(folder, "--cores", "2", "--config", "preset=smoke")
+    """The smoke preset run locally once per session (shared by the workflow tests), by
+    the package installed like a library (``install_package``: not the checkout, not
+    editable) from a copy of the workflow that holds no package. Its ``site`` folder is
+    ``<run>/../install/site``."""
+    root = tmp_path_factory.mktemp("smoke-local")
+    site = install_package(root / "install")
+    folder = root / "work"
+    folder.mkdir()
+    make_workflow_copy(folder)
+    run_snakemake(folder, "--cores", "2", "--config", "preset=smoke", pythonpath=site)
     return folder
