@@ -239,7 +239,7 @@ def main(argv=None) -> int:
     models = args.models.split(",")
     feature_sets = args.feature_sets.split(",")
 
-    preset_train = config["dataset_overrides"]["HIGGS"]["splits"]["train"]
+    preset_train = get_dataset("HIGGS", config["dataset_overrides"]["HIGGS"]).splits["train"]
     preset_batches = math.ceil((preset_train[1] - preset_train[0]) / settings.batch_size)
 
     rows = []
