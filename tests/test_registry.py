@@ -180,7 +180,7 @@ def test_a_third_data_set_is_one_registry_entry_and_its_paper_values(tmp_path):
     work = make_workflow_copy(tmp_path / "work")
     _toy_file(work / "toy.csv.gz")
     (work / "toy.yaml").write_text(
-        "preset: smoke\ndatasets: [TOY]\nfeature_sets: [low, complete]\n"
+        "preset: smoke\ndatasets: [TOY]\nfeature_sets: [complete]\n"
         "training: {max_epochs: 1}\nbdt: {max_iter: 5}\n")
     env = dict(os.environ, PYTHONPATH=str(package))
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile",
@@ -189,7 +189,7 @@ def test_a_third_data_set_is_one_registry_entry_and_its_paper_values(tmp_path):
     figures = work / "results" / "smoke" / "paper_figures"
     table = pd.read_csv(figures / "auc_table.csv")
     assert set(table.dataset) == {"TOY"} and set(table.model) == {"bdt", "shallow"}
-    assert set(table.feature_set) == {"low", "complete"}
+    assert set(table.feature_set) == {"complete"}
     assert table.auc_mean.between(0.6, 1.0).all()  # the toy's classes are separable
     assert "Table T: TOY" in (figures / "auc_table.md").read_text()
     assert (figures / "features_TOY_high_level.png").exists()
