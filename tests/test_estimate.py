@@ -1,6 +1,7 @@
 """`python -m reproduce estimate`: the plan against hand-computed costs, its timing against
 a real training's epochs, and bad input."""
 
+import contextlib
 import subprocess
 import sys
 
@@ -14,7 +15,8 @@ from reproduce.estimate import duration, makespan, plan, planned_epochs, render
 def config_from(tmp_path, text, pairs=()):
     path = tmp_path / "plan.yaml"
     path.write_text(text)
-    return active_config([str(path)], list(pairs))
+    with contextlib.chdir(REPO):  # the workflow folder: config.yaml, schema, presets
+        return active_config([str(path)], list(pairs))
 
 
 def estimate(*args):
@@ -49,11 +51,11 @@ def test_full_size_plan_against_hand_computed_costs(tmp_path):
                                    "seeds: [1, 2, 3]\n")
     result = plan(config)
     # 2,816,407,858 bytes at 3.3 GB / 11 s = 9.4 s; 11M rows at 11M / 47 s; 500 trees at
-    # 1.9 s per tree on 10M rows = 950 s = 15.8 min; 3.9 GB for 11M rows.
+    # 1.9 s per tree on 10M rows = 950 s = 15.8 min; 4.6 GB for 11M rows (the rehearsal).
     text = render(result, config, 1)
     assert "download 2.82 GB: 9 s" in text and "conversion of 11,000,000 rows: 47 s" in text
     assert "1 x 500 trees on 10,000,000 rows: 15.8 min each" in text
-    assert "memory per training job about 3.9 GB" in text
+    assert "memory per training job about 4.6 GB" in text
     row = next(line for line in text.splitlines() if line.startswith("| HIGGS | shallow"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2] == "high (7)" and cells[3] == "3" and cells[7] == "1,000"
@@ -92,3 +94,12 @@ def test_bad_config_files(tmp_path):
         proc = estimate("--configfile", str(tmp_path / "bad.yaml"))
         assert proc.returncode == 2 and message in proc.stderr, proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+def test_outside_a_workflow_folder_says_where_to_run_it(tmp_path):
+    """The package installed anywhere does not guess a workflow: run outside one, the
+    command says so (exit 2), with no traceback."""
+    proc = subprocess.run([sys.executable, "-m", "reproduce", "estimate"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "no workflow in" in proc.stderr and "Traceback" not in proc.stderr

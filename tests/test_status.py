@@ -1,6 +1,7 @@
 """`python -m reproduce status`: rows and ETAs from run files, checked against hand-computed
 values, bad and half-written files, and a live training polled while it runs."""
 
+import contextlib
 import csv
 import json
 import subprocess
@@ -48,7 +49,8 @@ def small_config(tmp_path, seeds="[1, 2]", extra=""):
     path = tmp_path / "plan.yaml"
     path.write_text(f"models: {{HIGGS: [deep, shallow]}}\nfeature_sets: [low]\nseeds: {seeds}\n"
                     f"bdt: {{enabled: false}}\ntraining: {{max_epochs: 20}}\n{extra}")
-    return active_config([str(path)], [])
+    with contextlib.chdir(REPO):  # the workflow folder: config.yaml, schema, presets
+        return active_config([str(path)], [])
 
 
 def test_running_row_and_eta_by_hand(tmp_path):
