@@ -12,22 +12,14 @@ import pandas as pd
 
 from reproduce.atomic_files import save_figure
 from reproduce.model_registry import model_label, model_labels
+from reproduce.report.plotting import pyplot
 from reproduce.report.report import (FEATURE_LABELS, TRAIN_CURVE_LABELS, VALIDATION_LABEL, ReportedRun,
                      read_log, schedule_titles, seeds_phrase)
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _placeholder_figure(path: Path, text: str) -> None:
     """A figure that says why there is nothing to plot yet (partial reports)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 2))
     ax.axis("off")
     ax.text(0.5, 0.5, text, ha="center", va="center", wrap=True)
@@ -41,7 +33,7 @@ def plot_learning_curves(logs: pd.DataFrame, path: Path) -> None:
     if logs.empty:
         _placeholder_figure(path, "No training has logged an epoch yet.")
         return
-    plt = _pyplot()
+    plt = pyplot()
     import seaborn as sns
 
     logs = logs.copy()
@@ -68,7 +60,7 @@ def plot_learning_curves(logs: pd.DataFrame, path: Path) -> None:
 def plot_schedules(runs: list[ReportedRun], finished: pd.DataFrame, path: Path) -> None:
     """The learning rate and momentum applied per epoch, as the CSV logs recorded them;
     titles from the settings the finished runs recorded."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (ax_lr, ax_mu) = plt.subplots(1, 2, figsize=(10, 3.8))
     for run in runs:
         log_path = run.current_log
@@ -100,7 +92,7 @@ def _plot_roc_panels(runs: pd.DataFrame, panel_by: str, curve_by: str, curves: d
     if runs.empty:
         _placeholder_figure(path, "No run has finished yet.")
         return
-    plt = _pyplot()
+    plt = pyplot()
     import seaborn as sns
 
     order = {key: i for i, key in enumerate(panel_labels)}

@@ -2,7 +2,7 @@ from reproduce.rule_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 
-from reproduce.report.figures import plot_feature_distributions
+from reproduce.report.feature_distributions import plot_feature_distributions
 
 plot_feature_distributions(
     snakemake.input.manifest,

@@ -2,7 +2,7 @@ from reproduce.rule_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 
-from reproduce.report.figures import plot_mass_after_cut
+from reproduce.report.mass_after_cut import plot_mass_after_cut
 
 plot_mass_after_cut(
     snakemake.input.manifest,
