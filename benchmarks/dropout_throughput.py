@@ -26,36 +26,18 @@ import argparse
 import os
 import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from reproduce.train.batch_order import make_batch_order  # noqa: E402
-from reproduce.train.block_steps import enable_block_steps  # noqa: E402
-from reproduce.train.callbacks import MomentumRamp, PerBatchLearningRateDecay  # noqa: E402
 from reproduce.train.dropout import PaperDropout  # noqa: E402
 from reproduce.train.models import paper_model  # noqa: E402
-from reproduce.train.training import (TrainingSettings, blocks_per_epoch,  # noqa: E402
-                                compile_for_training, epoch_blocks)
+from reproduce.train.training import TrainingSettings  # noqa: E402
+from training_throughput import ChunkClock, package_fit  # noqa: E402  (the same folder)
 
 VARIANTS = ("deep", "deep_dropout", "deep_dropout, keras.layers.Dropout")
-
-
-class EpochClock(keras.callbacks.Callback):
-    """Wall time of each epoch, from its begin to its end hook."""
-
-    def __init__(self):
-        super().__init__()
-        self.seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.seconds.append(time.perf_counter() - self._start)
 
 
 def with_keras_dropout(net: keras.Model) -> keras.Model:
@@ -79,19 +61,8 @@ def throughput(variant: str, x, y, epochs: int, settings: TrainingSettings) -> f
     if variant.endswith("keras.layers.Dropout"):
         net = with_keras_dropout(net)
     s = TrainingSettings(**{**settings.__dict__, "dropout": dropout})
-    enable_block_steps(compile_for_training(net, s))
-    block = s.block_size(len(x))
-    order = make_batch_order(s.batch_order, len(x), seed=1)
-    ds = epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=epochs + 1,
-                      batch_size=s.batch_size, block_size=block)
-    steps = blocks_per_epoch(len(x), s.batch_size, block)
-    callbacks = [PerBatchLearningRateDecay(s.learning_rate, s.decay_factor,
-                                           s.learning_rate_floor), MomentumRamp()]
-    net.fit(ds, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0, callbacks=callbacks)
-    clock = EpochClock()
-    net.fit(ds, epochs=epochs + 1, initial_epoch=1, steps_per_epoch=steps, shuffle=False,
-            verbose=0, callbacks=[*callbacks, clock])
-    return epochs * len(x) / sum(clock.seconds)
+    clock = package_fit(net, x, y, epochs, s, ChunkClock)
+    return epochs * len(x) / sum(clock.epoch_seconds)
 
 
 def main(argv=None) -> int:

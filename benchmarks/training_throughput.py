@@ -128,20 +128,28 @@ def throughput(kind: str, model: str, x, y, epochs: int,
         net.fit(x, y, batch_size=100, epochs=epochs + 1, initial_epoch=1, shuffle=True,
                 verbose=0, callbacks=[*callbacks, clock])
         return epochs * len(x) / sum(clock.epoch_seconds), clock.seconds
+    clock = package_fit(net, x, y, epochs, settings, ChunkClock)
+    return epochs * len(x) / sum(clock.epoch_seconds), clock.seconds
+
+
+def package_fit(net, x, y, epochs: int, settings: TrainingSettings, make_clock):
+    """``train_run``'s training path on ``net``: block steps, the settings' minibatch order
+    (by default Pylearn2's shared stream: a numpy shuffle per epoch, drawn while the previous
+    epoch trains) and the schedule's callbacks. One untimed epoch (compilation), then
+    ``epochs`` epochs timed by ``make_clock(block size)``, which is returned."""
     enable_block_steps(compile_for_training(net, settings))
     block = settings.block_size(len(x))
-    # the default minibatch order of train_run (Pylearn2's shared stream: a numpy shuffle
-    # per epoch, drawn while the previous epoch trains)
     order = make_batch_order(settings.batch_order, len(x), seed=1)
     ds = epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=epochs + 1,
                       batch_size=settings.batch_size, block_size=block)
     steps = blocks_per_epoch(len(x), settings.batch_size, block)
-    callbacks = [PerBatchLearningRateDecay(), MomentumRamp()]
+    callbacks = [PerBatchLearningRateDecay(settings.learning_rate, settings.decay_factor,
+                                           settings.learning_rate_floor), MomentumRamp()]
     net.fit(ds, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0, callbacks=callbacks)
-    clock = ChunkClock(block)
+    clock = make_clock(block)
     net.fit(ds, epochs=epochs + 1, initial_epoch=1, steps_per_epoch=steps, shuffle=False,
             verbose=0, callbacks=[*callbacks, clock])
-    return epochs * len(x) / sum(clock.epoch_seconds), clock.seconds
+    return clock
 
 
 def matmul_floor(model: str, n_inputs: int, n_rows: int,

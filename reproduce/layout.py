@@ -23,6 +23,10 @@ from pathlib import Path
 from reproduce.datasets import FEATURE_SETS
 
 RUN = "{model}-{features}-seed{seed}"
+# Inside a run's state folder (written by reproduce.train.callbacks.TrainingStateCheckpoint):
+# the JSON record, and the suffix the folder carries while a save swaps it for the new one.
+STATE_FILE = "state.json"
+STATE_SWAP_SUFFIX = ".old"
 RUN_NAME = re.compile(rf"^(?P<model>.+)-(?P<features>{'|'.join(FEATURE_SETS)})-seed(?P<seed>\d+)$")
 
 
@@ -91,7 +95,12 @@ class RunFiles(_Paths):
     @property
     def state_file(self) -> Path:
         """The training state's JSON record (rewritten atomically after every epoch)."""
-        return self.state / "state.json"
+        return self.state / STATE_FILE
+
+    @property
+    def swapped_state_file(self) -> Path:
+        """Where the record is during a save's swap (the previous state, complete)."""
+        return self.state.with_name(self.state.name + STATE_SWAP_SUFFIX) / STATE_FILE
 
 
 def tfrecord_folder(results, dataset) -> Path:

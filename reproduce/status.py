@@ -130,8 +130,7 @@ def read_run(folder: Path, dataset: str) -> RunStatus:
         except OSError:
             pass
     # The state folder is swapped with renames after each epoch: in the gap, state.old holds it.
-    for state_file in (files.state_file,
-                       files.state.with_name(files.state.name + ".old") / files.state_file.name):
+    for state_file in (files.state_file, files.swapped_state_file):
         run.state, state_note = read_json(state_file)
         if run.state is not None or state_note:
             break

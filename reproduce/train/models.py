@@ -65,20 +65,20 @@ class PaperL2(keras.regularizers.Regularizer):
 
 
 def hidden_layer_widths(model: str, width: int = 300, depth: int | None = None) -> list[int]:
-    """Hidden layer widths of a named model.
+    """Hidden layer widths of a network family of ``reproduce.model_registry.NETWORKS``.
 
-    ``shallow``: one hidden layer of ``width`` (300 in the paper's tables; Supp. Table 3
-    adds 1000, 2000, 10000). ``deep``: ``depth`` hidden layers of ``width`` (default 4: the
-    paper's "five-layer" network counts the output layer).
+    ``depth`` hidden layers of ``width`` (300 in the paper's tables; Supp. Table 3 adds
+    1000, 2000, 10000); ``depth`` None is the family's own: one for ``shallow``, four for
+    ``deep`` (the paper's "five-layer" network counts the output layer).
     """
-    if model == "shallow":
-        return [width]
-    if model == "deep":
-        depth = NETWORKS[model].hidden_layers if depth is None else depth
-        if not 2 <= depth <= 6:
-            raise ValueError(f"deep model depth must be 2..6 hidden layers, got {depth}")
-        return [width] * depth
-    raise ValueError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
+    if model not in NETWORKS:
+        raise ValueError(f"unknown model {model!r}: expected one of {', '.join(MODELS)}")
+    family = NETWORKS[model]
+    depth = family.hidden_layers if depth is None else depth
+    if not family.min_hidden_layers <= depth <= family.max_hidden_layers:
+        raise ValueError(f"{model} model depth must be {family.min_hidden_layers}.."
+                         f"{family.max_hidden_layers} hidden layers, got {depth}")
+    return [width] * depth
 
 
 def build_model(n_inputs: int, hidden: list[int], *, seed: int, weight_decay: float = WEIGHT_DECAY,

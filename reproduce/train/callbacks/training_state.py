@@ -10,6 +10,7 @@ from pathlib import Path
 import keras
 
 from reproduce.atomic_files import write_json_atomic
+from reproduce.layout import STATE_FILE, STATE_SWAP_SUFFIX
 
 
 class CorruptStateError(RuntimeError):
@@ -71,14 +72,14 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
         Finishes a swap that a kill interrupted (the complete state is then in ``.old``).
         Raises CorruptStateError naming the folder when the state cannot be read.
         """
-        old = self.directory.with_name(self.directory.name + ".old")
+        old = self.directory.with_name(self.directory.name + STATE_SWAP_SUFFIX)
         if not self.directory.exists() and old.exists():
             os.replace(old, self.directory)
         shutil.rmtree(self.directory.with_name(self.directory.name + ".tmp"),
                       ignore_errors=True)
         if not self.directory.exists():
             return None
-        path = self.directory / "state.json"
+        path = self.directory / STATE_FILE
         if not path.exists():
             raise self._corrupt("state.json is missing")
         try:
@@ -117,19 +118,19 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
 
     def record(self, **fields) -> None:
         """Add ``fields`` to the saved ``state.json`` (atomically)."""
-        path = self.directory / "state.json"
+        path = self.directory / STATE_FILE
         state = json.loads(path.read_text())
         write_json_atomic(path, state | fields)
 
     def discard(self) -> None:
         """Delete the saved state (a run that starts afresh)."""
-        for suffix in ("", ".tmp", ".old"):
+        for suffix in ("", ".tmp", STATE_SWAP_SUFFIX):
             shutil.rmtree(self.directory.with_name(self.directory.name + suffix),
                           ignore_errors=True)
 
     def on_epoch_end(self, epoch, logs=None):
         tmp = self.directory.with_name(self.directory.name + ".tmp")
-        old = self.directory.with_name(self.directory.name + ".old")
+        old = self.directory.with_name(self.directory.name + STATE_SWAP_SUFFIX)
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         self.model.save(tmp / "model.keras")
@@ -137,7 +138,7 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
                  "steps": int(self.model.optimizer.iterations.numpy()),
                  "wall_time": self.elapsed(), "fingerprint": self.fingerprint,
                  "callbacks": {name: get() for name, get in self.callback_states.items()}}
-        write_json_atomic(tmp / "state.json", state | self.extra_state(epoch + 1))
+        write_json_atomic(tmp / STATE_FILE, state | self.extra_state(epoch + 1))
         shutil.rmtree(old, ignore_errors=True)
         if self.directory.exists():
             os.replace(self.directory, old)
