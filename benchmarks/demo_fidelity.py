@@ -35,13 +35,18 @@ such a file (several configurations, e.g. a run with ``--no-sklearn`` borrows th
 references of another run on the same folds).
 
     python benchmarks/demo_fidelity.py --preset demo [--folds 5] [--threads 1] \\
-        [--feature-sets complete,high] [--set max_epochs=100 ...] [--json rows.jsonl]
+        [--feature-sets complete,high] [--seed 1,2,3] [--compression 7] \\
+        [--set max_epochs=100 ...] [--json rows.jsonl]
     python benchmarks/demo_fidelity.py --table-from rows.jsonl
 
 The README's numbers ("The demo"): ``--preset demo --feature-sets complete,high --json``;
 before: ``--set max_epochs=40 --set learning_rate_decay_factor=1.0045 --set
 momentum_saturation_epochs=10 --set batch_order=per_seed --no-sklearn``.
 
+``--compression C`` replaces the preset's schedule by the demo's rule at compression ``C``
+(``reproduce.train.schedules.compressed_schedule`` for the preset's epoch; the README's
+sweep of C). ``--seed 1,2,3`` trains every fold with each seed (package and scikit-learn
+alike; the table's mean is over folds x seeds, the differences paired per fold and seed).
 ``--set`` overrides training keys on top of the preset (to compare a candidate before it
 goes into the preset), e.g. ``--set stopping=paper_text``; ``--weights`` the evaluated
 weights (default: the config's ``evaluation.weights``). The per-batch learning-rate factor
@@ -185,8 +190,12 @@ def main(argv=None) -> int:
     parser.add_argument("--valid-rows", type=int, default=1000)
     parser.add_argument("--models", default="shallow,deep")
     parser.add_argument("--feature-sets", default="complete")
-    parser.add_argument("--seed", type=int, default=1,
-                        help="seed of every training (package and sklearn), the same per fold")
+    parser.add_argument("--seed", default="1",
+                        help="seed(s) of the trainings (package and sklearn), comma-separated; "
+                        "every fold is trained with each")
+    parser.add_argument("--compression", type=float, default=None,
+                        help="the demo's rule at this compression instead of the preset's "
+                        "schedule (max_epochs, momentum ramp, decay; --set still wins)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--workdir", type=Path, default=REPO / "results" / "demo_fidelity")
     parser.add_argument("--label", default=None, help="name of this configuration's runs")
@@ -211,6 +220,14 @@ def main(argv=None) -> int:
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key] = parse_value(value)
+    seeds = [int(s) for s in str(args.seed).split(",")]
+    if args.compression is not None:
+        from reproduce.train.schedules import compressed_schedule
+
+        _, config = preset_training(args.preset, {})
+        start, end = get_dataset("HIGGS", config["dataset_overrides"]["HIGGS"]).splits["train"]
+        overrides = compressed_schedule(args.compression, math.ceil((end - start) / 100)) \
+            | overrides
     training, config = preset_training(args.preset, overrides)
     fields = {f.name for f in dataclasses.fields(TrainingSettings)}
     settings = TrainingSettings.from_dict(
@@ -218,8 +235,9 @@ def main(argv=None) -> int:
     ignored = sorted(set(training) - fields)
     evaluation_weights = args.weights or config["evaluation"]["weights"]
     label = args.label or args.preset
-    print(f"# {label}: preset {args.preset}, overrides {overrides}, threads {args.threads}, "
-          f"seed {args.seed}, evaluated weights {evaluation_weights}")
+    print(f"# {label}: preset {args.preset}, compression {args.compression}, overrides "
+          f"{overrides}, threads {args.threads}, seeds {seeds}, evaluated weights "
+          f"{evaluation_weights}")
     print(f"# training settings: max_epochs {settings.max_epochs}, stopping "
           f"{settings.stopping}, batch order {settings.batch_order}, decay "
           f"{settings.learning_rate_decay_factor}, momentum ramp "
@@ -271,16 +289,16 @@ def main(argv=None) -> int:
         valid_rows = order[n_train:n_train + args.valid_rows]
         y_train, y_test = table[train_rows, 0], table[test_rows, 0]
         y_valid = table[valid_rows, 0]
-        for feature_set in feature_sets:
+        for seed, feature_set in ((s, f) for s in seeds for f in feature_sets):
             columns = [1 + i for i in base_spec.feature_indices(feature_set)]
             x_train, x_test = table[train_rows][:, columns], table[test_rows][:, columns]
             x_valid = table[valid_rows][:, columns]
             reference = {"auc": None, "wall_s": None, "auc_valid": None, "epoch_valid": None}
             if not args.no_sklearn:
                 with threadpool_limits(args.threads):
-                    scores, seconds = sklearn_reference(x_train, y_train, x_test, args.seed)
+                    scores, seconds = sklearn_reference(x_train, y_train, x_test, seed)
                     scores_v, epoch_v, seconds_v = sklearn_reference_validation(
-                        x_train, y_train, x_valid, y_valid, x_test, args.seed)
+                        x_train, y_train, x_valid, y_valid, x_test, seed)
                 reference = {"auc": roc_auc_score(y_test, scores), "wall_s": seconds,
                              "auc_valid": roc_auc_score(y_test, scores_v),
                              "epoch_valid": epoch_v}
@@ -289,10 +307,10 @@ def main(argv=None) -> int:
                       f"(epoch {epoch_v} chosen on the validation block, {seconds_v:.1f} s)",
                       flush=True)
             for model in models:
-                run_dir = fold_dir / "runs" / label / f"{model}-{feature_set}-seed{args.seed}"
+                run_dir = fold_dir / "runs" / label / f"{model}-{feature_set}-seed{seed}"
                 t0, cpu0 = time.perf_counter(), time.process_time()
                 metrics = train_run(shards, run_dir, spec=spec, model=model,
-                                    feature_set=feature_set, seed=args.seed,
+                                    feature_set=feature_set, seed=seed,
                                     settings=fold_settings,
                                     evaluated_weights=evaluation_weights, verbose=0)
                 wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
@@ -308,7 +326,7 @@ def main(argv=None) -> int:
                     "stopping": settings.stopping, "fold": k, "folds": args.folds,
                     "train_rows": n_train, "valid_rows": args.valid_rows,
                     "test_rows": n_test, "model": model, "feature_set": feature_set,
-                    "seed": args.seed, "threads": args.threads,
+                    "seed": seed, "threads": args.threads,
                     "decay_factor": fold_settings.learning_rate_decay_factor,
                     "auc_written": roc_auc_score(y_test, written["scores"]),
                     "auc_final": roc_auc_score(y_test, by_weights["final"]),
@@ -344,8 +362,9 @@ def main(argv=None) -> int:
 
 
 def print_table(rows: list[dict]) -> None:
-    """One line per (configuration, model, feature set): means (std) over folds; the
-    differences are paired per fold (package - reference on the same test rows)."""
+    """One line per (configuration, model, feature set): means (std) over folds (and
+    seeds); the differences are paired per fold and seed (package - reference on the same
+    test rows, the reference with the same seed)."""
     def diff(group, key, ref):
         d = [r[key] - r[ref] for r in group if r.get(ref) is not None]
         return f"{statistics.mean(d):+.3f} [{min(d):+.3f}, {max(d):+.3f}]" if d else "-"
@@ -355,7 +374,7 @@ def print_table(rows: list[dict]) -> None:
         return mean_std(values) if values else "-"
 
     print()
-    print("| config | model | features | folds | package, final weights | package, "
+    print("| config | model | features | folds x seeds | package, final weights | package, "
           "best-valid weights | sklearn MLP (early_stopping) | sklearn MLP (epoch by valid) | "
           "final - sklearn ES: mean [min, max] | final - sklearn valid | epochs | "
           "wall s / training | CPU s / training |")
@@ -373,7 +392,9 @@ def print_table(rows: list[dict]) -> None:
     for row in rows:
         groups.setdefault((row["label"], row["model"], row["feature_set"]), []).append(row)
     for (label, model, feature_set), group in groups.items():
-        print(f"| {label} | {model_label(model)} | {feature_set} | {len(group)} | "
+        n_folds = len({r["fold"] for r in group})
+        n_seeds = len({r["seed"] for r in group})
+        print(f"| {label} | {model_label(model)} | {feature_set} | {n_folds} x {n_seeds} | "
               f"{mean_std(r['auc_final'] for r in group)} | "
               f"{mean_std(r['auc_best_validation'] for r in group)} | "
               f"{refs(group, 'sklearn_auc')} | {refs(group, 'sklearn_valid_auc')} | "
@@ -382,7 +403,7 @@ def print_table(rows: list[dict]) -> None:
               f"{statistics.median(r['epochs'] for r in group):.0f} | "
               f"{statistics.median(r['wall_s'] for r in group):.1f} | "
               f"{statistics.median(r['cpu_s'] for r in group):.1f} |")
-    print("(mean (std) over folds; wall and CPU: medians)")
+    print("(mean (std) over folds x seeds; wall and CPU: medians)")
 
 
 def table_from_json(path: Path) -> None:

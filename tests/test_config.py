@@ -25,14 +25,15 @@ def test_default_is_the_paper_reproduction():
 def test_presets_apply():
     config = load_config(workflow_dir=WORKFLOW, config=base() | {"preset": "demo"}, base=base())
     assert config["dataset_overrides"]["HIGGS"]["source"] == "sample"
-    assert config["training"]["max_epochs"] == 55
+    assert config["training"]["max_epochs"] == 78
 
 
 @pytest.mark.parametrize("preset", ["demo"])
 def test_presets_compress_the_authors_schedule_uniformly(preset):
     """The presets' schedules (README, "The demo"): the paper's schedule with every epoch
     count divided by a compression c and the per-epoch learning-rate decay raised to the
-    power c (for the preset's batches per epoch), run until the rate reaches its floor."""
+    power c (for the preset's batches per epoch), run until the rate reaches its floor;
+    the momentum ramp rounded to whole epochs. The demo's c is 7."""
     import math
 
     from reproduce.train import schedules
@@ -40,17 +41,44 @@ def test_presets_compress_the_authors_schedule_uniformly(preset):
 
     config = load_config(workflow_dir=WORKFLOW, config=base() | {"preset": preset}, base=base())
     training = config["training"]
-    compression = schedules.MOMENTUM_SATURATION_EPOCHS / training["momentum_saturation_epochs"]
     start, end = get_dataset("HIGGS").splits["train"]
     paper_per_epoch = (end - start) / schedules.BATCH_SIZE * math.log(
         schedules.LEARNING_RATE_DECAY_FACTOR)  # 100,000 batches: e**0.02 per epoch
     start, end = get_dataset("HIGGS", config["dataset_overrides"]["HIGGS"]).splits["train"]
     batches = math.ceil((end - start) / schedules.BATCH_SIZE)
-    assert training["learning_rate_decay_factor"] == pytest.approx(
-        math.exp(paper_per_epoch * compression / batches), rel=1e-7)
+    # the compression the preset's per-batch factor implies
+    compression = math.log(training["learning_rate_decay_factor"]) * batches / paper_per_epoch
+    assert compression == pytest.approx(7, rel=1e-6)
+    assert training["momentum_saturation_epochs"] == round(
+        schedules.MOMENTUM_SATURATION_EPOCHS / 7)
     paper_floor_epoch = math.log(schedules.INITIAL_LEARNING_RATE
                                  / schedules.LEARNING_RATE_FLOOR) / paper_per_epoch  # 541
-    assert training["max_epochs"] == math.ceil(paper_floor_epoch / compression)
+    assert training["max_epochs"] == math.ceil(paper_floor_epoch / 7)
+    # the rate reaches its floor in the last epoch, not before
+    last_epoch_start = (training["max_epochs"] - 1) * batches
+    assert schedules.learning_rate_at(last_epoch_start - 1, factor=training[
+        "learning_rate_decay_factor"]) > schedules.LEARNING_RATE_FLOOR
+    assert schedules.learning_rate_at(training["max_epochs"] * batches - 1, factor=training[
+        "learning_rate_decay_factor"]) == schedules.LEARNING_RATE_FLOOR
+
+
+@pytest.mark.parametrize("compression, batches", [(10, 90), (7, 90), (5, 78), (2.5, 400)])
+def test_compressed_schedule_is_the_rule_in_closed_form(compression, batches):
+    """``compressed_schedule`` against the rule written out from the paper's numbers:
+    541 epochs to the floor (ln(0.05 / 1e-6) / 0.02), a 200-epoch ramp, e**0.02 per epoch."""
+    import math
+
+    from reproduce.train.schedules import compressed_schedule
+
+    got = compressed_schedule(compression, batches)
+    per_epoch = 100_000 * math.log(1.0000002)
+    assert got["max_epochs"] == math.ceil(math.log(0.05 / 1e-6) / per_epoch / compression)
+    assert got["momentum_saturation_epochs"] == round(200 / compression)
+    assert got["learning_rate_decay_factor"] == pytest.approx(
+        math.exp(0.02 * compression / batches), rel=1e-9)
+    assert compressed_schedule(10, 90)["max_epochs"] == 55  # 541.0 / 10, rounded up
+    with pytest.raises(ValueError):
+        compressed_schedule(0, 90)
 
 
 def test_user_settings_win_over_the_preset():
@@ -58,7 +86,7 @@ def test_user_settings_win_over_the_preset():
     user["training"] = dict(user["training"], max_epochs=3)
     config = load_config(workflow_dir=WORKFLOW, config=user, base=base())
     assert config["seeds"] == [7] and config["training"]["max_epochs"] == 3
-    assert config["training"]["momentum_saturation_epochs"] == 20  # still from the preset
+    assert config["training"]["momentum_saturation_epochs"] == 29  # still from the preset
 
 
 @pytest.mark.parametrize("change, message", [

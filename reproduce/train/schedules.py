@@ -41,6 +41,34 @@ HIDDEN_LAYER_STDDEV = 0.05
 OUTPUT_LAYER_STDDEV = 0.001
 
 
+def compressed_schedule(compression: float, batches_per_epoch: int,
+                        paper_batches_per_epoch: int = 100_000) -> dict:
+    """The authors' schedule compressed uniformly in time by ``compression`` (the demo's rule).
+
+    Every epoch count of the paper is divided by ``compression`` and the paper's per-epoch
+    learning-rate decay (``LEARNING_RATE_DECAY_FACTOR`` per batch over
+    ``paper_batches_per_epoch`` batches: e**0.02 on HIGGS's 10M training rows) raised to
+    its power, for an epoch of ``batches_per_epoch`` minibatches. The schedule keeps its
+    shape: the rate when momentum saturates is the paper's, and the run ends where the
+    rate reaches its floor (epoch 541 / c, rounded up). The momentum ramp is rounded to
+    whole epochs.
+
+    Returns the ``training`` keys ``max_epochs``, ``momentum_saturation_epochs`` and
+    ``learning_rate_decay_factor`` (per batch).
+
+    >>> compressed_schedule(10, 90)["max_epochs"]
+    55
+    """
+    if compression <= 0 or batches_per_epoch < 1:
+        raise ValueError("compressed_schedule: compression must be positive and "
+                         "batches_per_epoch at least 1")
+    per_epoch = paper_batches_per_epoch * math.log(LEARNING_RATE_DECAY_FACTOR)
+    floor_epoch = math.log(INITIAL_LEARNING_RATE / LEARNING_RATE_FLOOR) / per_epoch
+    return {"max_epochs": math.ceil(floor_epoch / compression),
+            "momentum_saturation_epochs": max(1, round(MOMENTUM_SATURATION_EPOCHS / compression)),
+            "learning_rate_decay_factor": math.exp(per_epoch * compression / batches_per_epoch)}
+
+
 def learning_rate_at(step: int, initial: float = INITIAL_LEARNING_RATE,
                      factor: float = LEARNING_RATE_DECAY_FACTOR,
                      floor: float = LEARNING_RATE_FLOOR) -> float:
