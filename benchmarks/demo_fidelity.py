@@ -29,7 +29,9 @@ best-validation checkpoint (``best.weights.h5``), so the table holds both whiche
 ``evaluation.weights`` the package uses (the written scores must match the evaluated
 weights'). Prints one Markdown table: AUC mean (std) over the folds per (configuration,
 model, feature set), the differences final weights - each reference (mean, and min/max over
-folds, paired per fold), epochs trained and the median wall and CPU time per training.
+folds, paired per fold), the validation AUC of the final weights (the last epoch's
+``val_auc``: what the demo's compression is chosen by), epochs trained and the median wall
+and CPU time per training.
 ``--json FILE`` appends one line per training; ``--table-from FILE`` prints the table of
 such a file (several configurations, e.g. a run with ``--no-sklearn`` borrows the
 references of another run on the same folds).
@@ -39,9 +41,10 @@ references of another run on the same folds).
         [--set max_epochs=100 ...] [--json rows.jsonl]
     python benchmarks/demo_fidelity.py --table-from rows.jsonl
 
-The README's numbers ("The demo"): ``--preset demo --feature-sets complete,high --json``;
-before: ``--set max_epochs=40 --set learning_rate_decay_factor=1.0045 --set
-momentum_saturation_epochs=10 --set batch_order=per_seed --no-sklearn``.
+The README's numbers ("The demo"): the preset, ``--preset demo --seed 1,2,3 --json
+rows.jsonl`` (and ``--feature-sets high``); the choice of its compression, the same with
+``--compression 3``, ``5`` and ``10``; the shallow net's learning rate, ``--models shallow
+--set learning_rate=0.35``.
 
 ``--compression C`` replaces the preset's schedule by the demo's rule at compression ``C``
 (``reproduce.train.schedules.compressed_schedule`` for the preset's epoch; the README's
@@ -57,6 +60,7 @@ the rate as much as the preset's epoch does (``--decay-per batch`` turns this of
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import gzip
 import json
@@ -268,14 +272,14 @@ def main(argv=None) -> int:
         order = rotated_order(n_rows, test)
         fold_dir = args.workdir / f"k{args.folds}" / f"fold{k}"
         fold_dir.mkdir(parents=True, exist_ok=True)
-        csv = fold_dir / "higgs-fold.csv.gz"
-        write_fold(lines, order, csv)
-        spec = get_dataset("HIGGS", {"rows": n_rows, "filename": csv.name, "splits": {
+        fold_csv = fold_dir / "higgs-fold.csv.gz"
+        write_fold(lines, order, fold_csv)
+        spec = get_dataset("HIGGS", {"rows": n_rows, "filename": fold_csv.name, "splits": {
             "train": [0, n_train], "valid": [n_train, n_train + args.valid_rows],
             "test": [n_rows - n_test, n_rows]}})
         shards = fold_dir / "tfrecords"
         if not (shards / "manifest.json").exists():
-            write_tfrecord_shards(csv, shards, spec, rows_per_shard=4000, rows_per_record=256)
+            write_tfrecord_shards(fold_csv, shards, spec, rows_per_shard=4000, rows_per_record=256)
         fold_settings = settings
         if args.decay_per == "epoch":
             fold_settings = dataclasses.replace(
@@ -316,6 +320,8 @@ def main(argv=None) -> int:
                 wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
                 epoch_ends = np.loadtxt(run_dir / "log.csv", delimiter=",", skiprows=1,
                                         usecols=-1, ndmin=1)
+                with open(run_dir / "log.csv") as f:
+                    last_epoch = list(csv.DictReader(f))[-1]
                 written = np.load(run_dir / "test_scores.npz")
                 if not np.array_equal(written["labels"], y_test.astype(np.int8)):
                     raise AssertionError(f"fold {k}: test labels of the package differ from "
@@ -335,6 +341,10 @@ def main(argv=None) -> int:
                     "epochs": metrics["epochs_trained"], "best_epoch": metrics["best_epoch"],
                     "wall_s": wall, "cpu_s": cpu, "train_wall_s": metrics["wall_time_s"],
                     "first_epoch_s": float(epoch_ends[0]),
+                    # the validation split's AUC and loss of the final weights (the last
+                    # epoch of log.csv): what the choice of the compression looks at
+                    "val_auc_final": float(last_epoch["val_auc"]),
+                    "val_loss_final": float(last_epoch["val_loss"]),
                     "median_epoch_s": float(np.median(np.diff(epoch_ends)))
                     if len(epoch_ends) > 1 else None,
                     "sklearn_auc": reference["auc"],
@@ -376,9 +386,9 @@ def print_table(rows: list[dict]) -> None:
     print()
     print("| config | model | features | folds x seeds | package, final weights | package, "
           "best-valid weights | sklearn MLP (early_stopping) | sklearn MLP (epoch by valid) | "
-          "final - sklearn ES: mean [min, max] | final - sklearn valid | epochs | "
-          "wall s / training | CPU s / training |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "final - sklearn ES: mean [min, max] | final - sklearn valid | validation AUC, "
+          "final weights | epochs | wall s / training | CPU s / training |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     # The references are deterministic per (fold, feature set, seed): a configuration run
     # with --no-sklearn borrows them from another configuration's rows.
     references = {(r["folds"], r["fold"], r["feature_set"], r["seed"], r["valid_rows"]): r
@@ -400,6 +410,7 @@ def print_table(rows: list[dict]) -> None:
               f"{refs(group, 'sklearn_auc')} | {refs(group, 'sklearn_valid_auc')} | "
               f"{diff(group, 'auc_final', 'sklearn_auc')} | "
               f"{diff(group, 'auc_final', 'sklearn_valid_auc')} | "
+              f"{refs(group, 'val_auc_final')} | "
               f"{statistics.median(r['epochs'] for r in group):.0f} | "
               f"{statistics.median(r['wall_s'] for r in group):.1f} | "
               f"{statistics.median(r['cpu_s'] for r in group):.1f} |")
