@@ -225,14 +225,16 @@ def main(argv=None) -> int:
         key, _, value = item.partition("=")
         overrides[key] = parse_value(value)
     seeds = [int(s) for s in str(args.seed).split(",")]
+    training, config = preset_training(args.preset, overrides)
+    # the preset's epoch in minibatches: the compression's epoch, and the one each fold's
+    # per-batch decay is rescaled to
+    preset_train = get_dataset("HIGGS", config["dataset_overrides"]["HIGGS"]).splits["train"]
+    preset_batches = math.ceil((preset_train[1] - preset_train[0])
+                               / training.get("batch_size", TrainingSettings.batch_size))
     if args.compression is not None:
         from reproduce.train.schedules import compressed_schedule
 
-        _, config = preset_training(args.preset, {})
-        start, end = get_dataset("HIGGS", config["dataset_overrides"]["HIGGS"]).splits["train"]
-        overrides = compressed_schedule(args.compression, math.ceil((end - start) / 100)) \
-            | overrides
-    training, config = preset_training(args.preset, overrides)
+        training = training | compressed_schedule(args.compression, preset_batches) | overrides
     fields = {f.name for f in dataclasses.fields(TrainingSettings)}
     settings = TrainingSettings.from_dict(
         {k: v for k, v in training.items() if k in fields} | {"threads": args.threads})
@@ -261,8 +263,6 @@ def main(argv=None) -> int:
     models = args.models.split(",")
     feature_sets = args.feature_sets.split(",")
 
-    preset_train = get_dataset("HIGGS", config["dataset_overrides"]["HIGGS"]).splits["train"]
-    preset_batches = math.ceil((preset_train[1] - preset_train[0]) / settings.batch_size)
 
     rows = []
     for k in chosen:
@@ -415,6 +415,48 @@ def print_table(rows: list[dict]) -> None:
               f"{statistics.median(r['wall_s'] for r in group):.1f} | "
               f"{statistics.median(r['cpu_s'] for r in group):.1f} |")
     print("(mean (std) over folds x seeds; wall and CPU: medians)")
+    print_choice(rows)
+
+
+def print_choice(rows: list[dict]) -> None:
+    """With several configurations: the demo's choice of compression, the one-standard-error
+    rule on the validation AUC of the final weights. Per configuration, its mean over all
+    its trainings (every model, feature set, fold and seed) and its difference from the
+    best configuration's, paired over the trainings both have, with the standard error;
+    the chosen one is the configuration with the fewest epochs whose difference is within
+    one standard error."""
+    by_label: dict = {}
+    for row in rows:
+        if row.get("val_auc_final") is not None:
+            key = (row["model"], row["feature_set"], row["fold"], row["seed"])
+            by_label.setdefault(row["label"], {})[key] = row
+    if len(by_label) < 2:
+        return
+    means = {label: statistics.mean(r["val_auc_final"] for r in runs.values())
+             for label, runs in by_label.items()}
+    best = max(means, key=means.get)
+    print()
+    print("| config | epochs | trainings | validation AUC, final weights | minus the best "
+          "(standard error, paired) |")
+    print("|---|---|---|---|---|")
+    within = []
+    for label, runs in by_label.items():
+        epochs = statistics.median(r["epochs"] for r in runs.values())
+        shared = sorted(set(runs) & set(by_label[best]))
+        d = [runs[k]["val_auc_final"] - by_label[best][k]["val_auc_final"] for k in shared]
+        if label == best:
+            cell = "(best)"
+            within.append((epochs, label))
+        elif len(d) > 1:
+            se = statistics.stdev(d) / math.sqrt(len(d))
+            cell = f"{statistics.mean(d):+.4f} ({se:.4f}, {len(d)} pairs)"
+            if statistics.mean(d) >= -se:
+                within.append((epochs, label))
+        else:
+            cell = "-"
+        print(f"| {label} | {epochs:.0f} | {len(runs)} | {means[label]:.4f} | {cell} |")
+    print(f"(one-standard-error rule: the fewest epochs within one standard error of the "
+          f"best: {min(within)[1]})")
 
 
 def table_from_json(path: Path) -> None:
