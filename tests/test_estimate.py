@@ -59,10 +59,12 @@ def test_full_size_plan_against_hand_computed_costs(tmp_path):
     row = next(line for line in text.splitlines() if line.startswith("| HIGGS | shallow"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[2] == "high (7)" and cells[3] == "3" and cells[7] == "1,000"
-    # seconds per epoch of training = 10M rows / the rate timed
+    # seconds per epoch of training = 10M rows / the rate timed. The table prints the
+    # seconds to 0.1 s (3.2 for 3.245 on a fast machine) and the rate to a row per
+    # second: the tolerance is half the last printed digit of the seconds.
     rate = float(cells[4].replace(",", ""))
     train_s = float(cells[5].split("+")[0].replace(",", ""))
-    assert train_s == pytest.approx(10_000_000 / rate, rel=0.01)
+    assert train_s == pytest.approx(10_000_000 / rate, abs=0.05 + 1e-9)
     assert min(result.steps_timed) >= 300  # a few hundred real SGD steps at least
     # Three equal runs of d seconds and one BDT of 950 s (d > 950 at 1000 epochs): one slot
     # takes 3d + 950, two take 2d, three take d + 950, four take d.
