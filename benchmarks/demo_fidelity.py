@@ -424,7 +424,7 @@ def print_choice(rows: list[dict]) -> None:
     its trainings (every model, feature set, fold and seed) and its difference from the
     best configuration's, paired over the trainings both have, with the standard error;
     the chosen one is the configuration with the fewest epochs whose difference is within
-    one standard error."""
+    one standard error (of those with as few epochs, the highest mean)."""
     by_label: dict = {}
     for row in rows:
         if row.get("val_auc_final") is not None:
@@ -446,17 +446,17 @@ def print_choice(rows: list[dict]) -> None:
         d = [runs[k]["val_auc_final"] - by_label[best][k]["val_auc_final"] for k in shared]
         if label == best:
             cell = "(best)"
-            within.append((epochs, label))
+            within.append((epochs, -means[label], label))
         elif len(d) > 1:
             se = statistics.stdev(d) / math.sqrt(len(d))
             cell = f"{statistics.mean(d):+.4f} ({se:.4f}, {len(d)} pairs)"
             if statistics.mean(d) >= -se:
-                within.append((epochs, label))
+                within.append((epochs, -means[label], label))
         else:
             cell = "-"
         print(f"| {label} | {epochs:.0f} | {len(runs)} | {means[label]:.4f} | {cell} |")
     print(f"(one-standard-error rule: the fewest epochs within one standard error of the "
-          f"best: {min(within)[1]})")
+          f"best: {min(within)[-1]})")
 
 
 def table_from_json(path: Path) -> None:

@@ -50,10 +50,15 @@ def test_paper_standardization(sample_shards, sample_array):
     np.testing.assert_allclose(z[:, positive].mean(axis=0), 1.0, rtol=1e-5)
     np.testing.assert_allclose(z[:, ~positive].mean(axis=0), 0.0, atol=1e-5)
     np.testing.assert_allclose(z[:, ~positive].std(axis=0), 1.0, rtol=1e-5)
+    # zscore (the demo's): every feature, positive ones too, to mean 0 / std 1
+    offset, scale = standardization_constants(stats, list(range(28)), "zscore")
+    z = (train - offset) / scale
+    np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(z.std(axis=0), 1.0, rtol=1e-5)
     offset, scale = standardization_constants(stats, [0, 1], "none")
     assert not offset.any() and (scale == 1).all()
     with pytest.raises(ValueError, match="training.standardize"):
-        standardization_constants(stats, [0], "zscore")
+        standardization_constants(stats, [0], "minmax")
 
 
 def test_shuffled_batches_cover_the_split_once(sample_shards):

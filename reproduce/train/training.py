@@ -26,7 +26,8 @@ from reproduce.train import schedules as paper
 from reproduce.atomic_files import copy_atomic, savez_atomic, write_json_atomic
 from reproduce.train.batch_order import BATCH_ORDERS, PerSeedBatchOrder, make_batch_order
 from reproduce.datasets import DatasetSpec
-from reproduce.data.tfrecords import load_manifest, read_split, standardization_constants
+from reproduce.data.tfrecords import (STANDARDIZATIONS, load_manifest, read_split,
+                                      standardization_constants)
 from reproduce.layout import RunFiles, TFRecordFiles
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,8 @@ class TrainingSettings:
     ``steps_per_execution``: minibatches per compiled call, run in one XLA loop
     (``reproduce.train.block_steps``); each epoch ends with a shorter call for its remaining
     batches. ``jit_compile``: XLA for the train step. ``standardize``: "none" (the UCI
-    values, as the authors' released code fed them) or "paper" (the Methods text).
+    values, as the authors' released code fed them), "paper" (the Methods text) or "zscore"
+    (every feature to mean 0 / std 1: the demo's).
     ``learning_rate_schedule``: "per_batch" (the paper, exact at every batch) or "per_epoch"
     (Keras's built-in ``LearningRateScheduler``: the same closed form, applied at the start
     of each epoch only, as the callbacks article does).
@@ -103,7 +105,7 @@ class TrainingSettings:
         for key, allowed in (("stopping", STOPPING_RULES), ("batch_order", BATCH_ORDERS),
                              ("momentum_ramp", ("pylearn2", "paper_text")),
                              ("learning_rate_schedule", ("per_batch", "per_epoch")),
-                             ("standardize", ("none", "paper"))):
+                             ("standardize", STANDARDIZATIONS)):
             if getattr(self, key) not in allowed:
                 raise ValueError(f"training.{key}: expected one of {', '.join(allowed)}, "
                                  f"got {getattr(self, key)!r}")
