@@ -362,5 +362,12 @@ def test_description_lists_settings_that_differ_with_their_models(tmp_path):
     assert described["dropout"] == "False (DN); True (DNdropOut)"
     assert described["momentum"] == "0.9 -> 0.99 linearly over 2 epochs"
     assert described["seeds"] == "1"
+    assert described["inputs"] == (
+        "standardize: none (the UCI values as they are, as the authors' code fed them)")
+    zscored = make_run(tmp_path / "z", "deep", "complete", 1, 0.7,
+                       settings=NEW_SETTINGS | {"standardize": "zscore"})
+    assert dict(describe_runs(load_runs([zscored]))["HIGGS"])["inputs"] == (
+        "standardize: zscore (every feature to mean 0 / std 1 on the training split, "
+        "not the paper's)")
     assert described["data"].startswith("HIGGS; training rows 0-8,984 (8,984 events); "
                                         "validation rows 8,984-9,984 (1,000 events)")

@@ -47,6 +47,10 @@ LEGACY_STOPPING_RULE = "paper_text"
 LEGACY_BATCH_ORDER = "per_seed"
 WEIGHTS_DESCRIPTION = {"final": "the weights when training ended",
                        "best_validation": "the checkpoint with the lowest validation loss"}
+STANDARDIZE_DESCRIPTION = {
+    "none": "the UCI values as they are, as the authors' code fed them",
+    "paper": "the Methods text: mean 0 / std 1, strictly positive features mean 1",
+    "zscore": "every feature to mean 0 / std 1 on the training split, not the paper's"}
 STOPPING_DESCRIPTION = {
     "authors": "authors: train every epoch up to the cap (the authors' instruction for the "
                "paper's results)",
@@ -522,6 +526,13 @@ def _setting(key, fmt="{}"):
     return value
 
 
+def _standardize_text(r) -> str | None:
+    method = r.settings.get("standardize")
+    if method is None:
+        return None
+    return f"standardize: {method} ({STANDARDIZE_DESCRIPTION.get(method, 'unknown')})"
+
+
 def _splits_text(splits) -> str | None:
     if not splits:
         return None
@@ -607,7 +618,7 @@ def describe_runs(runs: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
                 ("momentum", _grouped(nets, _momentum_text)),
                 ("weight decay", _grouped(nets, _setting("weight_decay", "{:g} x sum W^2"))),
                 ("dropout", _grouped(nets, _setting("dropout", "{}"))),
-                ("inputs", _grouped(nets, _setting("standardize", "standardize: {}"))),
+                ("inputs", _grouped(nets, _standardize_text)),
                 ("stopping rule", _grouped(nets, _stopping_text)),
                 ("epochs trained", _epochs_text(nets)),
                 ("minibatch order", _grouped(nets, lambda r: r.batch_order)),
