@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     table = np.loadtxt(gzip.open(SAMPLE, "rt"), delimiter=",")
     n = len(table)
-    print(f"| inputs | folds x seeds | numpy SGD, NN complete: test AUC mean (std) | per fold |")
+    print("| inputs | folds x seeds | numpy SGD, NN complete: test AUC mean (std) | per fold |")
     print("|---|---|---|---|")
     for method in args.standardize.split(","):
         aucs = []
