@@ -422,7 +422,11 @@ def shuffled_batches(tfrecord_dir, split: str, batch_size: int = 100, seed: int 
 
 # ---------------------------------------------------------------- standardization
 
-STANDARDIZATIONS = ("none", "paper", "zscore")
+# each training.standardize value and what it feeds the networks (the report's words)
+STANDARDIZATIONS = {
+    "none": "the UCI values as they are, as the authors' code fed them",
+    "paper": "the Methods text: mean 0 / std 1, strictly positive features mean 1",
+    "zscore": "every feature to mean 0 / std 1 on the training split, not the paper's"}
 
 
 def standardization_constants(statistics: dict, feature_indices, method: str):
@@ -439,7 +443,7 @@ def standardization_constants(statistics: dict, feature_indices, method: str):
     if method == "none":
         return np.zeros(n, np.float32), np.ones(n, np.float32)
     if method not in STANDARDIZATIONS:
-        raise ValueError(f"training.standardize: expected one of {STANDARDIZATIONS}, "
+        raise ValueError(f"training.standardize: expected one of {tuple(STANDARDIZATIONS)}, "
                          f"got {method!r}")
     mean = np.asarray(statistics["mean"])[feature_indices]
     std = np.asarray(statistics["std"])[feature_indices]

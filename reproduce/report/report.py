@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from reproduce.atomic_files import write_text_atomic
+from reproduce.data.tfrecords import STANDARDIZATIONS
 from reproduce.datasets import DATASETS, FEATURE_SETS
 from reproduce.layout import ReportFiles
 from reproduce.metrics import (SIGNIFICANCE_BACKGROUND_EVENTS, SIGNIFICANCE_BACKGROUND_UNCERTAINTY,
@@ -47,10 +48,6 @@ LEGACY_STOPPING_RULE = "paper_text"
 LEGACY_BATCH_ORDER = "per_seed"
 WEIGHTS_DESCRIPTION = {"final": "the weights when training ended",
                        "best_validation": "the checkpoint with the lowest validation loss"}
-STANDARDIZE_DESCRIPTION = {
-    "none": "the UCI values as they are, as the authors' code fed them",
-    "paper": "the Methods text: mean 0 / std 1, strictly positive features mean 1",
-    "zscore": "every feature to mean 0 / std 1 on the training split, not the paper's"}
 STOPPING_DESCRIPTION = {
     "authors": "authors: train every epoch up to the cap (the authors' instruction for the "
                "paper's results)",
@@ -530,7 +527,7 @@ def _standardize_text(r) -> str | None:
     method = r.settings.get("standardize")
     if method is None:
         return None
-    return f"standardize: {method} ({STANDARDIZE_DESCRIPTION.get(method, 'unknown')})"
+    return f"standardize: {method} ({STANDARDIZATIONS.get(method, 'unknown')})"
 
 
 def _splits_text(splits) -> str | None:
