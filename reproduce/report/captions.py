@@ -9,9 +9,7 @@ import pandas as pd
 
 from reproduce.report.description import (grouped, learning_rate_text, momentum_text, setting,
                                           setting_meaning)
-from reproduce.report.runs import TRAIN_CURVE_LABELS, ReportedRun
-
-CELL = ["dataset", "model", "feature_set"]
+from reproduce.report.runs import CELL, TRAIN_CURVE_LABELS, ReportedRun
 
 
 def seeds_phrase(counts) -> str:

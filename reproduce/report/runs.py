@@ -31,6 +31,8 @@ TRAIN_CURVE_LABELS = {"monitor": "train, end of epoch (monitor rows)",
                       "running_mean": "train, running mean over the epoch"}
 VALIDATION_LABEL = "validation"
 
+# A cell of the AUC table: the runs that differ only by their seed.
+CELL = ["dataset", "model", "feature_set"]
 # The columns of ``load_runs``'s rows, also when no run has finished.
 RUN_COLUMNS = ["dataset", "model", "feature_set", "seed", "auc", "test_events", "significance",
                "roc_efficiency", "roc_rejection", "evaluated_weights", "constant_output",

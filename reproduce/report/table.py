@@ -15,7 +15,7 @@ from reproduce.metrics import (SIGNIFICANCE_BACKGROUND_EVENTS, SIGNIFICANCE_BACK
 from reproduce.model_registry import model_label, model_labels
 from reproduce.paper_values import AUC, BDT_REFERENCE, SIGNIFICANCE
 from reproduce.report.description import bdt_fit_text, bdt_method, weights_text
-from reproduce.report.runs import LEGACY_EVALUATED_WEIGHTS, ReportedRun
+from reproduce.report.runs import CELL, LEGACY_EVALUATED_WEIGHTS, ReportedRun
 
 # A cell is "reproduced" when |ours - paper| <= VERDICT_SIGMAS * combined std, with the
 # combined std sqrt(std_ours^2 + std_paper^2) never taken below VERDICT_MIN_STD; otherwise
@@ -24,7 +24,6 @@ VERDICT_SIGMAS = 2.0
 VERDICT_MIN_STD = 0.001
 CONSTANT_OUTPUT_MARK = "\u2020"  # dagger
 
-CELL = ["dataset", "model", "feature_set"]
 TABLE_COLUMNS = ["dataset", "model", "label", "feature_set", "n_seeds", "n_seeds_expected",
                  "auc_mean", "auc_std", "paper_auc", "paper_std", "difference",
                  "difference_sigmas", "verdict", "significance_mean", "paper_significance",
