@@ -38,6 +38,9 @@ SUSY_HIGH_LEVEL = (
 )
 
 FEATURE_SETS = ("low", "high", "complete")
+# How the paper names each feature set in its tables and figures ("low-level", ...): the
+# column heads of the AUC tables and the legends of the figures.
+FEATURE_LABELS = {"low": "low-level", "high": "high-level", "complete": "complete"}
 
 # One path component ending in .csv.gz: the download writes resources/<name>/<filename>, and
 # a name with folders ("../../x.csv.gz", "/tmp/x.csv.gz") would write elsewhere. The config

@@ -8,8 +8,12 @@ from scipy.stats import norm
 
 from reproduce.evaluate.evaluation import evaluate_scores
 from reproduce.layout import ReportFiles
-from reproduce.report.report import (ReportedRun, auc_table, describe_runs, figure_captions, load_logs,
-                              load_runs, table_markdown, write_partial_report, write_report)
+from reproduce.report.captions import figure_captions
+from reproduce.report.description import describe_runs
+from reproduce.report.report import write_partial_report, write_report
+from reproduce.report.runs import ReportedRun, load_logs, load_runs
+from reproduce.report.supp_table3 import write_supp_table3
+from reproduce.report.table import auc_table, table_markdown
 
 FEATURES = ("low", "high", "complete")
 NEW_SETTINGS = {"batch_size": 100, "learning_rate": 0.05, "learning_rate_decay_factor": 1.0225,
@@ -285,6 +289,18 @@ def test_train_curve_is_the_monitor_or_the_running_mean(tmp_path):
         load_logs([new], "last")
 
 
+def test_a_live_log_is_read_up_to_its_last_complete_line(tmp_path):
+    """A training appending to its live log: the half-written last line is left out."""
+    run = make_run(tmp_path, "deep", "low", 1, 0.7, finished=False, epochs=2)
+    with run.progress_log.open("a") as log:
+        log.write("2,0.6")  # epoch 3, still being written
+    logs = load_logs([run])
+    validation = logs[(logs.split == "validation") & (logs.metric == "loss")]
+    assert validation.epoch.tolist() == [1, 2]
+    assert validation.value.tolist() == pytest.approx([0.71, 0.67])
+    assert logs.in_progress.all()
+
+
 def test_captions_and_schedule_titles_come_from_the_recorded_settings(grid):
     tmp_path = grid[0]
     schedules = (tmp_path / "captions" / "schedules.rst").read_text()
@@ -338,8 +354,6 @@ def test_partial_report_of_a_finished_workflow_is_the_final_report(grid):
 
 
 def test_supplementary_table3_beside_the_paper(tmp_path):
-    from reproduce.report.report import write_supp_table3
-
     runs = [make_run(tmp_path, "deep_h5", f, 1, 0.9) for f in FEATURES]
     runs += [make_run(tmp_path, "shallow", f, 1, 0.7) for f in FEATURES]
     table = write_supp_table3([r.evaluation for r in runs], tmp_path / "s3.md",

@@ -10,9 +10,9 @@ import math
 
 import pandas as pd
 
-from reproduce.datasets import FEATURE_SETS
+from reproduce.datasets import FEATURE_LABELS, FEATURE_SETS
 from reproduce.model_registry import model_label
-from reproduce.report.report import FEATURE_LABELS, cell_parts, table_number
+from reproduce.report.table import cell_parts, table_number
 
 # Scoped to the page's root, so that inlining it styles nothing else of the host page;
 # the ":has" rules widen the host's narrow text column that holds it and keep its top in
@@ -75,9 +75,9 @@ def report_page(table: pd.DataFrame, notes: dict, described: dict, banner: str =
     """The page as ASCII text.
 
     Args:
-        table: ``report.auc_table``'s rows.
+        table: ``table.auc_table``'s rows.
         notes: ``{dataset: [footnote, ...]}``.
-        described: ``report.describe_runs``'s ``{dataset: [(item, text), ...]}``.
+        described: ``description.describe_runs``'s ``{dataset: [(item, text), ...]}``.
         banner: shown first when not empty (a partial report).
     """
     body = []

@@ -1,6 +1,7 @@
 """The report's figures from the runs' logs and evaluations: learning curves, the
 schedules applied, and the ROC curves (the paper's Fig. 7 and Supplementary Figs. 1-3).
-Titles and legends come from what the runs recorded (``reproduce.report.report``)."""
+Titles and legends come from what the runs recorded (``reproduce.report.runs``, and the
+titles of ``reproduce.report.captions``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import numpy as np
 import pandas as pd
 
 from reproduce.atomic_files import save_figure
+from reproduce.datasets import FEATURE_LABELS
 from reproduce.model_registry import model_label, model_labels
+from reproduce.report.captions import schedule_titles, seeds_phrase
 from reproduce.report.plotting import pyplot
-from reproduce.report.report import (FEATURE_LABELS, TRAIN_CURVE_LABELS, VALIDATION_LABEL, ReportedRun,
-                     read_log, schedule_titles, seeds_phrase)
+from reproduce.report.runs import TRAIN_CURVE_LABELS, VALIDATION_LABEL, ReportedRun
+from reproduce.run_log import read_log
 
 
 def _placeholder_figure(path: Path, text: str) -> None:
@@ -66,9 +69,8 @@ def plot_schedules(runs: list[ReportedRun], finished: pd.DataFrame, path: Path) 
         log_path = run.current_log
         if log_path is None:
             continue
-        df = read_log(log_path)
-        label = f"{run.dataset} {model_label(run.model)} {run.feature_set} " \
-                f"seed {run.seed}"
+        df = read_log(log_path).frame()
+        label = f"{run.dataset} {model_label(run.model)} {run.feature_set} seed {run.seed}"
         if "learning_rate" in df:
             ax_lr.plot(df["epoch"] + 1, df["learning_rate"], lw=0.8, label=label)
         if "momentum" in df:
