@@ -267,10 +267,6 @@ def read_split(manifest, split: str, *, verify_sha256: bool = True
 
     ``manifest``: the manifest's path (or folder); its shards lie beside it. Every shard's
     CRCs are checked, and its sha256 against the manifest unless ``verify_sha256`` is False.
-
-    Example:
-
-    >>> x, y = read_split("results/HIGGS/tfrecords", "valid")  # doctest: +SKIP
     """
     folder = manifest_path(manifest).parent
     manifest = load_manifest(manifest)

@@ -36,10 +36,8 @@ def enable_block_steps_jax(model: keras.Model) -> keras.Model:
     Raises:
         RuntimeError: Keras does not run on the JAX backend.
 
-    Example:
-
-    >>> net = enable_block_steps_jax(net)
-    >>> net.fit(blocks, epochs=5, steps_per_epoch=blocks_per_epoch)  # doctest: +SKIP
+    Used as ``enable_block_steps``: ``net.fit(epoch_block_arrays(...), epochs=...,
+    steps_per_epoch=blocks_per_epoch(...))`` (``reproduce.train.jax_batches``).
     """
     if keras.backend.backend() != "jax":
         raise RuntimeError(f"enable_block_steps_jax needs Keras's JAX backend (compute."
