@@ -267,8 +267,24 @@ LINEAR_BLOCKS = """
         net.compile(ScheduledMomentumSGD(SplitExponentialStepDecay(0.05, 1.05, 1e-3), 0.0),
                     "mse", jit_compile=True)
         callbacks = [MomentumRamp(0.0, 0.9, 2)]
+        calls = {"compiled": 0, "traced": 0}
         if block:
             enable_block_steps_jax(net)
+            block_step = net.train_step
+
+            def traced_step(state, data):  # runs only while jax traces the jitted call
+                calls["traced"] += 1
+                return block_step(state, data)
+
+            net.train_step = traced_step
+            net.make_train_function()
+            compiled = net.train_function
+
+            def counted(state, iterator):  # one host call per block
+                calls["compiled"] += 1
+                return compiled(state, iterator)
+
+            net.train_function = counted
             blocks = epoch_block_arrays(x, y, order=FileOrder(), first_epoch=0, last_epoch=4,
                                         batch_size=8, block_size=3)
             history = net.fit(blocks, epochs=4, steps_per_epoch=4, verbose=0,
@@ -277,7 +293,7 @@ LINEAR_BLOCKS = """
             history = net.fit(x, y.reshape(-1, 1), batch_size=8, epochs=4, shuffle=False,
                               verbose=0, callbacks=callbacks)
         return {"w0": w0, "weights": [w.tolist() for w in net.get_weights()],
-                "steps": int(net.optimizer.iterations.numpy()),
+                "steps": int(net.optimizer.iterations.numpy()), "calls": calls,
                 "loss": history.history["loss"]}
 
     print(json.dumps({"block": model(True), "per_batch": model(False)}))
@@ -313,6 +329,8 @@ def test_jax_block_steps_follow_hand_computed_momentum_sgd_and_per_batch_fit(tmp
     result = run_python(LINEAR_BLOCKS, tmp_path, without_tensorflow=True)
     block, per_batch = result["block"], result["per_batch"]
     assert block["steps"] == per_batch["steps"] == 4 * 8  # one step per minibatch
+    # one jitted call per block (16), traced once per block shape: (3, 8), (1, 8), (1, 4)
+    assert block["calls"] == {"compiled": 16, "traced": 3}
     w0, b0 = (np.array(v) for v in block["w0"])
     w, b, losses = reference_momentum_sgd(
         w0, b0, x.astype(np.float64), y.reshape(-1, 1).astype(np.float64), 8, 4,
