@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from reproduce.datasets import DATASETS, get_dataset
-from reproduce.model_registry import network_settings, parse_model_name
+from reproduce.model_registry import parse_model_name
 
 # ---- Rates measured once, with their provenance (the only constants of the estimate) ----
 # All from the full-scale rehearsal of issue 14 on the project's 2-core development VM (no
@@ -69,14 +69,6 @@ class NetworkTiming:
     evaluate_call_seconds: float  # the fixed cost of one evaluate call
     checkpoint_seconds: float
     device: str
-
-
-def training_settings(network: str, training: dict, threads: int):
-    """The ``TrainingSettings`` the train rule builds for ``network`` (a model name)."""
-    from reproduce.train.training import TrainingSettings
-
-    return TrainingSettings.from_dict(
-        dict(training, threads=threads) | network_settings(network))
 
 
 def time_network(network: str, n_inputs: int, settings, n_train: int) -> NetworkTiming:
@@ -237,6 +229,7 @@ class Plan:
 
 def plan(config: dict) -> Plan:
     """Time every distinct network of the validated ``config`` and scale the rest."""
+    from reproduce.train.settings import settings_for
     from reproduce.train.training import blocks_per_epoch, configure_tensorflow
 
     started = time.perf_counter()
@@ -260,7 +253,7 @@ def plan(config: dict) -> Plan:
             f"UCI; conversion of {spec.rows:,} rows: {duration(convert)}")
         for network in config["models"].get(name, []):
             variant = parse_model_name(network)
-            settings = training_settings(network, training, threads)
+            settings = settings_for(network, training, threads=threads)
             epochs, assumption = planned_epochs(training, variant["dropout"])
             result.notes.add(assumption)
             for features in config["feature_sets"]:

@@ -24,19 +24,14 @@ import numpy as np
 
 from reproduce.train import schedules as paper
 from reproduce.atomic_files import copy_atomic, savez_atomic, write_json_atomic
-from reproduce.train.batch_order import BATCH_ORDERS, PerSeedBatchOrder, make_batch_order
+from reproduce.train.batch_order import PerSeedBatchOrder, make_batch_order
 from reproduce.datasets import DatasetSpec
-from reproduce.data.tfrecords import (STANDARDIZATIONS, load_manifest, read_split,
-                                      standardization_constants)
+from reproduce.data.tfrecords import load_manifest, read_split, standardization_constants
 from reproduce.layout import RunFiles, TFRecordFiles
+from reproduce.train.settings import EVALUATED_WEIGHTS, TrainingSettings, check_choice
 
 log = logging.getLogger(__name__)
 
-STOPPING_RULES = ("authors", "pylearn2", "paper_text")
-EVALUATED_WEIGHTS = ("final", "best_validation")
-# The authors' scripts monitor "train" on the first 100,000 training rows
-# (dataset_train_monitor, start=0, stop=100000).
-TRAIN_MONITOR_ROWS = 100_000
 # Settings that only decide when training stops. A saved state whose fingerprint differs
 # from the run's only in these can be extended (or found finished) instead of discarded.
 STOPPING_KEYS = ("max_epochs", "stopping", "patience", "dropout_patience",
@@ -44,95 +39,6 @@ STOPPING_KEYS = ("max_epochs", "stopping", "patience", "dropout_patience",
 # Settings that never change the numbers: the block size (each minibatch is one SGD step
 # whatever the block; tests/test_block_steps.py) and the thread count.
 NON_NUMERIC_KEYS = ("steps_per_execution", "threads")
-
-
-@dataclasses.dataclass
-class TrainingSettings:
-    """Every knob of a training run. Defaults are the paper's (see ``reproduce.train.schedules``).
-
-    ``momentum_ramp``: "pylearn2" (the ramp as the authors' code applied it, one epoch
-    ahead of the text: ``callbacks.MomentumRamp(offset=1)``) or "paper_text".
-    ``max_epochs``: hard cap (the authors' deep runs went to about 1000). ``stopping``:
-    "authors" (train all ``max_epochs``: the authors' instruction for the paper's results),
-    "pylearn2" (the released code's criterion as Pylearn2 ran it,
-    ``callbacks.Pylearn2Termination``) or "paper_text" (the Methods text's rule,
-    ``callbacks.PaperEarlyStopping``). ``batch_order``: "shared" (Pylearn2's one
-    permutation stream for every run) or "per_seed" (``reproduce.train.batch_order``).
-    ``train_monitor_rows``: the first rows of the training split evaluated after every
-    epoch as the "train" curve (the authors' 100,000; 0 turns it off).
-    ``steps_per_execution``: minibatches per compiled call, run in one XLA loop
-    (``reproduce.train.block_steps``); each epoch ends with a shorter call for its remaining
-    batches. ``jit_compile``: XLA for the train step. ``standardize``: "none" (the UCI
-    values, as the authors' released code fed them), "paper" (the Methods text) or "zscore"
-    (every feature to mean 0 / std 1: the demo's).
-    ``learning_rate_schedule``: "per_batch" (the paper, exact at every batch) or "per_epoch"
-    (Keras's built-in ``LearningRateScheduler``: the same closed form, applied at the start
-    of each epoch only, as the callbacks article does).
-    ``early_stopping_patience`` / ``stop_on_threshold``: the article's optional built-ins.
-    """
-
-    width: int = 300
-    depth: int | None = None
-    dropout: bool = False
-    batch_size: int = paper.BATCH_SIZE
-    learning_rate: float = paper.INITIAL_LEARNING_RATE
-    learning_rate_decay_factor: float = paper.LEARNING_RATE_DECAY_FACTOR
-    dropout_learning_rate_decay_factor: float = paper.DROPOUT_LEARNING_RATE_DECAY_FACTOR
-    learning_rate_floor: float = paper.LEARNING_RATE_FLOOR
-    learning_rate_schedule: str = "per_batch"
-    initial_momentum: float = paper.INITIAL_MOMENTUM
-    final_momentum: float = paper.FINAL_MOMENTUM
-    momentum_saturation_epochs: int = paper.MOMENTUM_SATURATION_EPOCHS
-    momentum_ramp: str = "pylearn2"
-    weight_decay: float = paper.WEIGHT_DECAY
-    min_relative_improvement: float = paper.MIN_RELATIVE_IMPROVEMENT
-    patience: int = paper.PATIENCE
-    dropout_patience: int = paper.DROPOUT_PATIENCE
-    max_epochs: int = paper.AUTHORS_EPOCHS
-    stopping: str = "authors"
-    batch_order: str = "shared"
-    train_monitor_rows: int = TRAIN_MONITOR_ROWS
-    steps_per_execution: int = 100
-    jit_compile: bool = True
-    standardize: str = "none"
-    validation_batch_size: int = 10_000
-    auc_thresholds: int = 200
-    early_stopping_patience: int | None = None
-    stop_on_threshold: dict | None = None
-    threads: int = 0
-
-    def __post_init__(self):
-        for key, allowed in (("stopping", STOPPING_RULES), ("batch_order", BATCH_ORDERS),
-                             ("momentum_ramp", ("pylearn2", "paper_text")),
-                             ("learning_rate_schedule", ("per_batch", "per_epoch")),
-                             ("standardize", STANDARDIZATIONS)):
-            if getattr(self, key) not in allowed:
-                raise ValueError(f"training.{key}: expected one of {', '.join(allowed)}, "
-                                 f"got {getattr(self, key)!r}")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainingSettings":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"training: unknown key(s) {', '.join(unknown)}")
-        return cls(**values)
-
-    @property
-    def decay_factor(self) -> float:
-        """The per-batch divisor of this run (the dropout runs have their own)."""
-        return (self.dropout_learning_rate_decay_factor if self.dropout
-                else self.learning_rate_decay_factor)
-
-    def block_size(self, n_train: int) -> int:
-        """Minibatches per compiled call for ``n_train`` rows: ``steps_per_execution``, or
-        fewer when an epoch has fewer full batches."""
-        return max(1, min(self.steps_per_execution, n_train // self.batch_size))
-
-    @property
-    def stopping_patience(self) -> int:
-        """The stopping rule's patience of this run (the dropout runs have their own)."""
-        return self.dropout_patience if self.dropout else self.patience
 
 
 def stopping_rules(settings: TrainingSettings) -> dict:
@@ -368,9 +274,7 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
     Returns:
         The metrics dict also written to ``metrics.json``.
     """
-    if evaluated_weights not in EVALUATED_WEIGHTS:
-        raise ValueError(f"evaluation.weights: expected one of {', '.join(EVALUATED_WEIGHTS)}"
-                         f", got {evaluated_weights!r}")
+    check_choice("evaluation.weights", evaluated_weights, EVALUATED_WEIGHTS)
     configure_tensorflow(seed, settings.threads)
 
     if not isinstance(tfrecords, TFRecordFiles):
