@@ -12,7 +12,6 @@ or other data is never resumed (see ``resume_plan``).
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import logging
@@ -28,18 +27,12 @@ from reproduce.train.batch_order import PerSeedBatchOrder, make_batch_order
 from reproduce.datasets import DatasetSpec
 from reproduce.data.tfrecords import load_manifest, read_split, standardization_constants
 from reproduce.layout import RunFiles, TFRecordFiles
+from reproduce.run_log import read_log
+from reproduce.train.resume import (fingerprint_differences, fingerprint_sha256,
+                                    keep_log_epochs, resume_plan, run_fingerprint)
 from reproduce.train.settings import EVALUATED_WEIGHTS, TrainingSettings, check_choice
 
 log = logging.getLogger(__name__)
-
-# Settings that only decide when training stops. A saved state whose fingerprint differs
-# from the run's only in these can be extended (or found finished) instead of discarded.
-STOPPING_KEYS = ("max_epochs", "stopping", "patience", "dropout_patience",
-                 "min_relative_improvement")
-# Settings that never change the numbers: the block size (each minibatch is one SGD step
-# whatever the block; tests/test_block_steps.py) and the thread count.
-NON_NUMERIC_KEYS = ("steps_per_execution", "threads")
-
 
 def stopping_rules(settings: TrainingSettings) -> dict:
     """The three stopping rules for ``settings``, by name; all but ``settings.stopping``
@@ -154,102 +147,6 @@ def epoch_blocks(x: np.ndarray, y: np.ndarray, *, first_epoch: int, last_epoch: 
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def run_fingerprint(*, spec: DatasetSpec, manifest: dict, model: str, feature_set: str,
-                    seed: int, settings: TrainingSettings) -> dict:
-    """Everything that changes a run's numbers: the data (the shards' sha256 from the
-    manifest, the split), the network, the seed and every numeric setting; for the dropout
-    runs also the dropout layer (``reproduce.train.dropout.DROPOUT_LAYER``)."""
-    from reproduce.train.dropout import DROPOUT_LAYER
-
-    dropout = {"dropout_layer": DROPOUT_LAYER} if settings.dropout else {}
-    return dropout | {
-        "dataset": spec.name,
-        "splits": {k: v["range"] for k, v in manifest["splits"].items()},
-        "shards_sha256": sorted(s["sha256"] for split in manifest["splits"].values()
-                                for s in split["shards"]),
-        "model": model, "feature_set": feature_set, "seed": int(seed),
-        "settings": {k: v for k, v in dataclasses.asdict(settings).items()
-                     if k not in NON_NUMERIC_KEYS},
-    }
-
-
-def fingerprint_differences(saved: dict | None, current: dict) -> list[str]:
-    """The keys (``settings.max_epochs``, ``shards_sha256`` ...) whose values differ."""
-    saved = saved or {}
-    diff = []
-    for key in sorted(set(saved) | set(current)):
-        a, b = saved.get(key), current.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            diff += [f"{key}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-        elif a != b:
-            diff.append(key)
-    return diff
-
-
-def resume_plan(saved: dict, fingerprint: dict, logged_losses: list[float], rule,
-                settings: TrainingSettings) -> tuple[str, str]:
-    """Decide what to do with a saved state: ("resume" | "afresh", the reason).
-
-    A state is resumed when its fingerprint equals the run's. When they differ only in
-    the settings that decide when training stops (``STOPPING_KEYS``), the saved epochs are
-    still this run's epochs: the run continues (or is found finished) if the new rule,
-    replayed over the logged validation losses, would not have stopped before the last
-    saved epoch and the new cap is not below it. Anything else starts afresh.
-    """
-    diff = fingerprint_differences(saved.get("fingerprint"), fingerprint)
-    if not diff:
-        return "resume", "same settings and data"
-    stopping_only = all(k.startswith("settings.") and k.split(".", 1)[1] in STOPPING_KEYS
-                        for k in diff)
-    if not stopping_only or settings.early_stopping_patience or settings.stop_on_threshold:
-        return "afresh", "the saved state was produced by other settings or data " \
-                         f"({', '.join(diff)} differ)"
-    done = saved["epochs_completed"]
-    if done > settings.max_epochs:
-        return "afresh", (f"the saved state has {done} epochs, more than max_epochs "
-                          f"{settings.max_epochs}")
-    stop = rule.replay(logged_losses)
-    if stop is not None and stop < done - 1:
-        return "afresh", (f"the {settings.stopping} rule would have stopped after epoch "
-                          f"{stop + 1}, but the saved state has {done} epochs")
-    return "resume", f"only {', '.join(diff)} changed: continuing the saved epochs"
-
-
-def read_log(path: Path) -> list[dict]:
-    """The rows of a CSV log (Keras's CSVLogger), as dicts of strings; [] if absent."""
-    if not Path(path).exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def _keep_log_epochs(path: Path, epochs: int, state_dir: Path) -> list[dict]:
-    """Keep the header and the rows of epochs ``0 .. epochs-1`` (each once); return them."""
-    rows = [r for r in read_log(path) if r.get("epoch", "").isdigit()
-            and int(r["epoch"]) < epochs]
-    by_epoch = {int(r["epoch"]): r for r in rows}
-    if sorted(by_epoch) != list(range(epochs)):
-        missing = sorted(set(range(epochs)) - set(by_epoch))
-        raise _log_gap(path, epochs, missing, state_dir)
-    rows = [by_epoch[e] for e in range(epochs)]
-    if rows:
-        from reproduce.atomic_files import write_text_atomic
-
-        header = list(rows[0])
-        lines = [",".join(header)] + [",".join(r[k] or "" for k in header) for r in rows]
-        write_text_atomic(path, "\n".join(lines) + "\n")
-    return rows
-
-
-def _log_gap(path, epochs, missing, state_dir):
-    from reproduce.train.callbacks import CorruptStateError
-
-    return CorruptStateError(
-        f"{path}: the saved training state has {epochs} epochs but the CSV log lacks "
-        f"epoch(s) {', '.join(str(e + 1) for e in missing[:10])}. Delete "
-        f"{state_dir} and {Path(path).parent} to start this run afresh.")
-
-
 def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: str,
               seed: int, settings: TrainingSettings, evaluated_weights: str = "final",
               verbose: int = 2) -> dict:
@@ -301,7 +198,7 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
     steps = int(net.optimizer.iterations.numpy())  # before the best weights replace state
     result = trainer.evaluate(net, evaluated_weights)
 
-    history = read_log(files.log)
+    history = read_log(files.log).rows
     val_losses = [float(r["val_loss"]) for r in history]
     best_epoch = int(np.argmin(val_losses)) if val_losses else None
     metrics = {
@@ -337,7 +234,7 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
             "steps_per_epoch": trainer.steps_per_epoch},
         "data": {"tfrecords": str(Path(tfrecords.manifest).parent),
                  "splits": fingerprint["splits"]},
-        "fingerprint_sha256": _sha256_json(fingerprint),
+        "fingerprint_sha256": fingerprint_sha256(fingerprint),
         "versions": _versions(),
     }
     write_json_atomic(files.metrics, metrics)
@@ -388,7 +285,7 @@ class _Trainer:
             self._start_afresh(None)
             return None, 0, 0.0, None
         done = saved["epochs_completed"]
-        rows = _keep_log_epochs(self.files.live_log, done, self.files.state)
+        rows = keep_log_epochs(self.files.live_log, done, self.files.state)
         losses = [float(r["val_loss"]) for r in rows]
         action, reason = resume_plan(saved, self.fingerprint, losses,
                                      self.rules[self.settings.stopping], self.settings)
@@ -455,7 +352,7 @@ class _Trainer:
         if s.stop_on_threshold:
             optional["stop_on_threshold"] = StopOnThreshold(**s.stop_on_threshold)
         callbacks += list(optional.values())
-        logged = read_log(self.files.live_log)
+        logged = read_log(self.files.live_log).rows
         best = min((float(r["val_loss"]) for r in logged), default=None)
         self.state.callback_states = {"stopping": active.get_state}
         self.state.elapsed = wall_time.elapsed
@@ -525,12 +422,6 @@ class _Trainer:
             log.warning("!" * 78)
         return {"auc": {name: roc_auc(y_test, s) for name, s in scores.items()},
                 "constant_output": constant, "warnings": warnings}
-
-
-def _sha256_json(obj) -> str:
-    import hashlib
-
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
 def _versions() -> dict:
