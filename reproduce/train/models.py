@@ -51,7 +51,9 @@ class PaperL2(keras.regularizers.Regularizer):
 
     Example:
 
-    >>> keras.layers.Dense(300, kernel_regularizer=PaperL2(1e-5))
+    >>> layer = keras.layers.Dense(300, kernel_regularizer=PaperL2(1e-5))
+    >>> float(PaperL2(0.5)(np.ones((2, 3), np.float32)))  # 0.5 * six squares of 1
+    3.0
     """
 
     def __init__(self, l2: float = WEIGHT_DECAY):
