@@ -86,7 +86,7 @@ def reader_rows_per_second(shards: Path) -> dict:
     import tensorflow as tf
 
     from reproduce.data.tfrecords import read_split, shuffled_batches
-    from reproduce.train.training import epoch_blocks
+    from reproduce.train.block_steps import epoch_blocks
 
     def consume(ds):
         t = time.perf_counter()

@@ -60,7 +60,6 @@ the rate as much as the preset's epoch does (``--decay-per batch`` turns this of
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import gzip
 import json
@@ -181,7 +180,7 @@ def mean_std(values) -> str:
     return f"{statistics.mean(values):.3f} ({statistics.stdev(values):.3f})"
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--preset", default="demo")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -209,22 +208,40 @@ def main(argv=None) -> int:
                         "that a fold's epoch (fewer rows) decays the rate as much as the "
                         "preset's epoch does; batch: use the factor as it is")
     parser.add_argument("--json", type=Path, default=None, help="append per-fold rows here")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
 
-    import keras
-    from sklearn.metrics import roc_auc_score
-    from threadpoolctl import threadpool_limits
 
+@dataclasses.dataclass
+class Experiment:
+    """The configuration every fold trains with."""
+
+    args: argparse.Namespace
+    label: str
+    overrides: dict
+    training: dict           # the training section, compression and --set applied
+    evaluation_weights: str
+    preset_batches: int      # minibatches in the preset's epoch
+    seeds: list
+
+    def settings(self, model: str, decay_factor: float | None = None):
+        """The ``TrainingSettings`` of ``model``, with the fold's per-batch decay factor."""
+        from reproduce.train.settings import settings_for
+
+        settings = settings_for(model, self.training, threads=self.args.threads)
+        if decay_factor is None:
+            return settings
+        return dataclasses.replace(settings, learning_rate_decay_factor=decay_factor)
+
+
+def experiment(args: argparse.Namespace) -> Experiment:
+    """The preset's training section with ``--compression`` and ``--set`` applied."""
     from reproduce.datasets import get_dataset
-    from reproduce.data.tfrecords import write_tfrecord_shards
-    from reproduce.train.training import TrainingSettings, train_run
+    from reproduce.train.settings import TrainingSettings
 
-    keras.utils.disable_interactive_logging()
     overrides = {}
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key] = parse_value(value)
-    seeds = [int(s) for s in str(args.seed).split(",")]
     training, config = preset_training(args.preset, overrides)
     # the preset's epoch in minibatches: the compression's epoch, and the one each fold's
     # per-batch decay is rescaled to
@@ -235,138 +252,209 @@ def main(argv=None) -> int:
         from reproduce.train.schedules import compressed_schedule
 
         training = training | compressed_schedule(args.compression, preset_batches) | overrides
-    fields = {f.name for f in dataclasses.fields(TrainingSettings)}
-    settings = TrainingSettings.from_dict(
-        {k: v for k, v in training.items() if k in fields} | {"threads": args.threads})
-    ignored = sorted(set(training) - fields)
-    evaluation_weights = args.weights or config["evaluation"]["weights"]
-    label = args.label or args.preset
-    print(f"# {label}: preset {args.preset}, compression {args.compression}, overrides "
-          f"{overrides}, threads {args.threads}, seeds {seeds}, evaluated weights "
-          f"{evaluation_weights}")
+    return Experiment(args, args.label or args.preset, overrides, training,
+                      args.weights or config["evaluation"]["weights"], preset_batches,
+                      [int(s) for s in str(args.seed).split(",")])
+
+
+def print_header(run: Experiment) -> None:
+    args, settings = run.args, run.settings(run.args.models.split(",")[0])
+    print(f"# {run.label}: preset {args.preset}, compression {args.compression}, overrides "
+          f"{run.overrides}, threads {args.threads}, seeds {run.seeds}, evaluated weights "
+          f"{run.evaluation_weights}")
     print(f"# training settings: max_epochs {settings.max_epochs}, stopping "
           f"{settings.stopping}, batch order {settings.batch_order}, decay "
           f"{settings.learning_rate_decay_factor}, momentum ramp "
           f"{settings.momentum_saturation_epochs} epochs, patience {settings.patience}, "
-          f"standardize {settings.standardize}"
-          + (f"; not training keys: {ignored}" if ignored else ""))
+          f"standardize {settings.standardize}")
     sys.stdout.flush()
 
-    raw = gzip.open(SAMPLE, "rb").read()
-    lines = raw.splitlines(keepends=True)
-    table = np.loadtxt(lines, delimiter=",", dtype=np.float64).astype(np.float32)
+
+@dataclasses.dataclass
+class Fold:
+    """One fold's copy of the sample, its TFRecords and its rows."""
+
+    k: int
+    directory: Path
+    spec: object
+    shards: Path
+    order: np.ndarray  # the copy's rows, as rows of the sample
+    n_train: int
+    n_valid: int
+    n_test: int
+
+    def rows(self, split: str) -> np.ndarray:
+        """The sample's rows of ``split`` ("train", "valid", "test") in this fold."""
+        bounds = {"train": (0, self.n_train),
+                  "valid": (self.n_train, self.n_train + self.n_valid),
+                  "test": (len(self.order) - self.n_test, len(self.order))}[split]
+        return self.order[bounds[0]:bounds[1]]
+
+
+def prepare_fold(args, k: int, test: tuple[int, int], lines: list[bytes]) -> Fold:
+    """Write fold ``k``'s rotated copy of the sample and its TFRecords (once)."""
+    from reproduce.datasets import get_dataset
+    from reproduce.data.tfrecords import write_tfrecord_shards
+
     n_rows = len(lines)
+    n_test = test[1] - test[0]
+    n_train = n_rows - n_test - args.valid_rows
+    order = rotated_order(n_rows, test)
+    fold_dir = args.workdir / f"k{args.folds}" / f"fold{k}"
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    fold_csv = fold_dir / "higgs-fold.csv.gz"
+    write_fold(lines, order, fold_csv)
+    spec = get_dataset("HIGGS", {"rows": n_rows, "filename": fold_csv.name, "splits": {
+        "train": [0, n_train], "valid": [n_train, n_train + args.valid_rows],
+        "test": [n_rows - n_test, n_rows]}})
+    shards = fold_dir / "tfrecords"
+    if not (shards / "manifest.json").exists():
+        write_tfrecord_shards(fold_csv, shards, spec, rows_per_shard=4000, rows_per_record=256)
+    return Fold(k, fold_dir, spec, shards, order, n_train, args.valid_rows, n_test)
+
+
+def fold_decay_factor(run: Experiment, fold: Fold) -> float | None:
+    """The per-batch decay factor that decays a fold's epoch as much as the preset's (None
+    with ``--decay-per batch``: the factor as it is)."""
+    if run.args.decay_per != "epoch":
+        return None
+    settings = run.settings(run.args.models.split(",")[0])
+    return settings.learning_rate_decay_factor ** (
+        run.preset_batches / math.ceil(fold.n_train / settings.batch_size))
+
+
+def sklearn_references(args, k: int, feature_set: str, seed: int, data: dict) -> dict:
+    """The two scikit-learn references' test AUCs and timings on the fold's rows."""
+    from sklearn.metrics import roc_auc_score
+    from threadpoolctl import threadpool_limits
+
+    reference = {"auc": None, "wall_s": None, "auc_valid": None, "epoch_valid": None}
+    if args.no_sklearn:
+        return reference
+    (x_train, y_train), (x_valid, y_valid), (x_test, y_test) = (
+        data["train"], data["valid"], data["test"])
+    with threadpool_limits(args.threads):
+        scores, seconds = sklearn_reference(x_train, y_train, x_test, seed)
+        scores_v, epoch_v, seconds_v = sklearn_reference_validation(
+            x_train, y_train, x_valid, y_valid, x_test, seed)
+    reference = {"auc": roc_auc_score(y_test, scores), "wall_s": seconds,
+                 "auc_valid": roc_auc_score(y_test, scores_v), "epoch_valid": epoch_v}
+    print(f"fold {k} sklearn MLP {feature_set}: AUC {reference['auc']:.4f} "
+          f"(early_stopping, {seconds:.1f} s), {reference['auc_valid']:.4f} "
+          f"(epoch {epoch_v} chosen on the validation block, {seconds_v:.1f} s)", flush=True)
+    return reference
+
+
+def package_row(run: Experiment, fold: Fold, model: str, feature_set: str, seed: int,
+                x_test: np.ndarray, y_test: np.ndarray, reference: dict) -> dict:
+    """Train the package's ``model`` on the fold and score it: one row of the table."""
+    from sklearn.metrics import roc_auc_score
+
+    from reproduce.model_registry import parse_model_name
+    from reproduce.run_log import read_log
+    from reproduce.train.training import train_run
+
+    args = run.args
+    settings = run.settings(model, fold_decay_factor(run, fold))
+    run_dir = fold.directory / "runs" / run.label / f"{model}-{feature_set}-seed{seed}"
+    t0, cpu0 = time.perf_counter(), time.process_time()
+    metrics = train_run(fold.shards, run_dir, spec=fold.spec,
+                        model=parse_model_name(model)["model"],
+                        feature_set=feature_set, seed=seed, settings=settings,
+                        evaluated_weights=run.evaluation_weights, verbose=0)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    epoch_ends = np.loadtxt(run_dir / "log.csv", delimiter=",", skiprows=1, usecols=-1,
+                            ndmin=1)
+    last_epoch = read_log(run_dir / "log.csv").rows[-1]
+    written = np.load(run_dir / "test_scores.npz")
+    if not np.array_equal(written["labels"], y_test.astype(np.int8)):
+        raise AssertionError(f"fold {fold.k}: test labels of the package differ from the "
+                             "numpy-parsed rows")
+    by_weights = package_scores(run_dir, x_test)
+    return {
+        "label": run.label, "preset": args.preset, "overrides": run.overrides,
+        "stopping": settings.stopping, "fold": fold.k, "folds": args.folds,
+        "train_rows": fold.n_train, "valid_rows": fold.n_valid, "test_rows": fold.n_test,
+        "model": model, "feature_set": feature_set, "seed": seed, "threads": args.threads,
+        "decay_factor": settings.learning_rate_decay_factor,
+        "auc_written": roc_auc_score(y_test, written["scores"]),
+        "auc_final": roc_auc_score(y_test, by_weights["final"]),
+        "auc_best_validation": roc_auc_score(y_test, by_weights["best_validation"]),
+        "package_evaluation_weights": run.evaluation_weights,
+        "epochs": metrics["epochs_trained"], "best_epoch": metrics["best_epoch"],
+        "wall_s": wall, "cpu_s": cpu, "train_wall_s": metrics["wall_time_s"],
+        "first_epoch_s": float(epoch_ends[0]),
+        # the validation split's AUC and loss of the final weights (the last epoch of
+        # log.csv): what the choice of the compression looks at
+        "val_auc_final": float(last_epoch["val_auc"]),
+        "val_loss_final": float(last_epoch["val_loss"]),
+        "median_epoch_s": float(np.median(np.diff(epoch_ends)))
+        if len(epoch_ends) > 1 else None,
+        "sklearn_auc": reference["auc"], "sklearn_wall_s": reference["wall_s"],
+        "sklearn_valid_auc": reference["auc_valid"],
+        "sklearn_valid_epoch": reference["epoch_valid"],
+    }
+
+
+def check_and_report(run: Experiment, row: dict) -> None:
+    """Check that the written scores are the evaluated weights'; print the row, append it to
+    ``--json``."""
+    evaluated = row[f"auc_{run.evaluation_weights}"]
+    if abs(row["auc_written"] - evaluated) > 1e-6:
+        raise AssertionError(f"fold {row['fold']}: test_scores.npz gives AUC "
+                             f"{row['auc_written']:.6f}, the {run.evaluation_weights} "
+                             f"weights {evaluated:.6f}")
+    print(f"fold {row['fold']} {model_label(row['model'])} {row['feature_set']}: AUC written "
+          f"{row['auc_written']:.4f}, final {row['auc_final']:.4f}, best-valid "
+          f"{row['auc_best_validation']:.4f} (epoch {row['best_epoch']} of "
+          f"{row['epochs']}), {row['wall_s']:.1f} s wall, {row['cpu_s']:.1f} s CPU, first "
+          f"epoch {row['first_epoch_s']:.1f} s, then {row['median_epoch_s'] or 0:.2f} s/epoch",
+          flush=True)
+    if run.args.json:
+        with open(run.args.json, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def run_fold(run: Experiment, fold: Fold, table: np.ndarray) -> list[dict]:
+    """Every (seed, feature set, model) of one fold: the references, then the package."""
+    from reproduce.datasets import get_dataset
+
+    args, rows = run.args, []
+    test = fold.rows("test")
+    decay = run.settings(args.models.split(",")[0],
+                         fold_decay_factor(run, fold)).learning_rate_decay_factor
+    print(f"# fold {fold.k}: test rows {test[0]}..{test[-1] + 1} of the sample, "
+          f"{fold.n_train:,} train, {fold.n_valid:,} valid, {fold.n_test:,} test; per-batch "
+          f"decay {decay:.7f} ({math.ceil(fold.n_train / 100)} batches/epoch; the preset's "
+          f"epoch has {run.preset_batches})", flush=True)
     base_spec = get_dataset("HIGGS")
-    folds = fold_bounds(n_rows, args.folds)
+    for seed, feature_set in ((s, f) for s in run.seeds for f in args.feature_sets.split(",")):
+        columns = [1 + i for i in base_spec.feature_indices(feature_set)]
+        data = {split: (table[fold.rows(split)][:, columns], table[fold.rows(split), 0])
+                for split in ("train", "valid", "test")}
+        reference = sklearn_references(args, fold.k, feature_set, seed, data)
+        for model in args.models.split(","):
+            row = package_row(run, fold, model, feature_set, seed, *data["test"], reference)
+            check_and_report(run, row)
+            rows.append(row)
+    return rows
+
+
+def main(argv=None) -> int:
+    import keras
+
+    args = parse_args(argv)
+    keras.utils.disable_interactive_logging()
+    run = experiment(args)
+    print_header(run)
+    lines = gzip.open(SAMPLE, "rb").read().splitlines(keepends=True)
+    table = np.loadtxt(lines, delimiter=",", dtype=np.float64).astype(np.float32)
+    folds = fold_bounds(len(lines), args.folds)
     chosen = (range(args.folds) if args.only_folds is None
               else [int(i) for i in args.only_folds.split(",")])
-    models = args.models.split(",")
-    feature_sets = args.feature_sets.split(",")
-
-
     rows = []
     for k in chosen:
-        test = folds[k]
-        n_test = test[1] - test[0]
-        n_train = n_rows - n_test - args.valid_rows
-        order = rotated_order(n_rows, test)
-        fold_dir = args.workdir / f"k{args.folds}" / f"fold{k}"
-        fold_dir.mkdir(parents=True, exist_ok=True)
-        fold_csv = fold_dir / "higgs-fold.csv.gz"
-        write_fold(lines, order, fold_csv)
-        spec = get_dataset("HIGGS", {"rows": n_rows, "filename": fold_csv.name, "splits": {
-            "train": [0, n_train], "valid": [n_train, n_train + args.valid_rows],
-            "test": [n_rows - n_test, n_rows]}})
-        shards = fold_dir / "tfrecords"
-        if not (shards / "manifest.json").exists():
-            write_tfrecord_shards(fold_csv, shards, spec, rows_per_shard=4000, rows_per_record=256)
-        fold_settings = settings
-        if args.decay_per == "epoch":
-            fold_settings = dataclasses.replace(
-                settings, learning_rate_decay_factor=settings.learning_rate_decay_factor
-                ** (preset_batches / math.ceil(n_train / settings.batch_size)))
-        print(f"# fold {k}: test rows {test[0]}..{test[1]} of the sample, {n_train:,} train, "
-              f"{args.valid_rows:,} valid, {n_test:,} test; per-batch decay "
-              f"{fold_settings.learning_rate_decay_factor:.7f} ({math.ceil(n_train / 100)} "
-              f"batches/epoch; the preset's epoch has {preset_batches})", flush=True)
-        train_rows, test_rows = order[:n_train], order[n_rows - n_test:]
-        valid_rows = order[n_train:n_train + args.valid_rows]
-        y_train, y_test = table[train_rows, 0], table[test_rows, 0]
-        y_valid = table[valid_rows, 0]
-        for seed, feature_set in ((s, f) for s in seeds for f in feature_sets):
-            columns = [1 + i for i in base_spec.feature_indices(feature_set)]
-            x_train, x_test = table[train_rows][:, columns], table[test_rows][:, columns]
-            x_valid = table[valid_rows][:, columns]
-            reference = {"auc": None, "wall_s": None, "auc_valid": None, "epoch_valid": None}
-            if not args.no_sklearn:
-                with threadpool_limits(args.threads):
-                    scores, seconds = sklearn_reference(x_train, y_train, x_test, seed)
-                    scores_v, epoch_v, seconds_v = sklearn_reference_validation(
-                        x_train, y_train, x_valid, y_valid, x_test, seed)
-                reference = {"auc": roc_auc_score(y_test, scores), "wall_s": seconds,
-                             "auc_valid": roc_auc_score(y_test, scores_v),
-                             "epoch_valid": epoch_v}
-                print(f"fold {k} sklearn MLP {feature_set}: AUC {reference['auc']:.4f} "
-                      f"(early_stopping, {seconds:.1f} s), {reference['auc_valid']:.4f} "
-                      f"(epoch {epoch_v} chosen on the validation block, {seconds_v:.1f} s)",
-                      flush=True)
-            for model in models:
-                run_dir = fold_dir / "runs" / label / f"{model}-{feature_set}-seed{seed}"
-                t0, cpu0 = time.perf_counter(), time.process_time()
-                metrics = train_run(shards, run_dir, spec=spec, model=model,
-                                    feature_set=feature_set, seed=seed,
-                                    settings=fold_settings,
-                                    evaluated_weights=evaluation_weights, verbose=0)
-                wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
-                epoch_ends = np.loadtxt(run_dir / "log.csv", delimiter=",", skiprows=1,
-                                        usecols=-1, ndmin=1)
-                with open(run_dir / "log.csv") as f:
-                    last_epoch = list(csv.DictReader(f))[-1]
-                written = np.load(run_dir / "test_scores.npz")
-                if not np.array_equal(written["labels"], y_test.astype(np.int8)):
-                    raise AssertionError(f"fold {k}: test labels of the package differ from "
-                                         "the numpy-parsed rows")
-                by_weights = package_scores(run_dir, x_test)
-                row = {
-                    "label": label, "preset": args.preset, "overrides": overrides,
-                    "stopping": settings.stopping, "fold": k, "folds": args.folds,
-                    "train_rows": n_train, "valid_rows": args.valid_rows,
-                    "test_rows": n_test, "model": model, "feature_set": feature_set,
-                    "seed": seed, "threads": args.threads,
-                    "decay_factor": fold_settings.learning_rate_decay_factor,
-                    "auc_written": roc_auc_score(y_test, written["scores"]),
-                    "auc_final": roc_auc_score(y_test, by_weights["final"]),
-                    "auc_best_validation": roc_auc_score(y_test, by_weights["best_validation"]),
-                    "package_evaluation_weights": evaluation_weights,
-                    "epochs": metrics["epochs_trained"], "best_epoch": metrics["best_epoch"],
-                    "wall_s": wall, "cpu_s": cpu, "train_wall_s": metrics["wall_time_s"],
-                    "first_epoch_s": float(epoch_ends[0]),
-                    # the validation split's AUC and loss of the final weights (the last
-                    # epoch of log.csv): what the choice of the compression looks at
-                    "val_auc_final": float(last_epoch["val_auc"]),
-                    "val_loss_final": float(last_epoch["val_loss"]),
-                    "median_epoch_s": float(np.median(np.diff(epoch_ends)))
-                    if len(epoch_ends) > 1 else None,
-                    "sklearn_auc": reference["auc"],
-                    "sklearn_wall_s": reference["wall_s"],
-                    "sklearn_valid_auc": reference["auc_valid"],
-                    "sklearn_valid_epoch": reference["epoch_valid"],
-                }
-                evaluated = row[f"auc_{evaluation_weights}"]
-                if abs(row["auc_written"] - evaluated) > 1e-6:
-                    raise AssertionError(f"fold {k}: test_scores.npz gives AUC "
-                                         f"{row['auc_written']:.6f}, the {evaluation_weights} "
-                                         f"weights {evaluated:.6f}")
-                rows.append(row)
-                print(f"fold {k} {model_label(model)} {feature_set}: AUC written "
-                      f"{row['auc_written']:.4f}, final {row['auc_final']:.4f}, best-valid "
-                      f"{row['auc_best_validation']:.4f} (epoch {row['best_epoch']} of "
-                      f"{row['epochs']}), {wall:.1f} s wall, {cpu:.1f} s CPU, first epoch "
-                      f"{row['first_epoch_s']:.1f} s, then {row['median_epoch_s'] or 0:.2f} s/epoch",
-                      flush=True)
-                if args.json:
-                    with open(args.json, "a") as f:
-                        f.write(json.dumps(row) + "\n")
+        rows += run_fold(run, prepare_fold(args, k, folds[k], lines), table)
     print_table(rows)
     return 0
 

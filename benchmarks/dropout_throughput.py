@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 from reproduce.train.dropout import PaperDropout  # noqa: E402
 from reproduce.train.models import paper_model  # noqa: E402
-from reproduce.train.training import TrainingSettings  # noqa: E402
+from reproduce.train.settings import TrainingSettings  # noqa: E402
 from training_throughput import ChunkClock, package_fit  # noqa: E402  (the same folder)
 
 VARIANTS = ("deep", "deep_dropout", "deep_dropout, keras.layers.Dropout")

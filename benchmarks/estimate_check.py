@@ -46,7 +46,8 @@ import yaml  # noqa: E402
 from conversion import build_file  # noqa: E402  (benchmarks/conversion.py)
 from reproduce.__main__ import active_config  # noqa: E402
 from reproduce.datasets import get_dataset  # noqa: E402
-from reproduce.estimate import plan, training_settings  # noqa: E402
+from reproduce.estimate import plan  # noqa: E402
+from reproduce.train.settings import settings_for  # noqa: E402
 from reproduce.model_registry import parse_model_name  # noqa: E402
 from reproduce.data.tfrecords import write_tfrecord_shards  # noqa: E402
 from reproduce.train.training import train_run  # noqa: E402
@@ -83,7 +84,7 @@ def measured_epoch_seconds(shards: Path, run_dir: Path, config: dict, network: s
     first, the second)."""
     shutil.rmtree(run_dir, ignore_errors=True)  # train_run would resume a saved state
     settings = dataclasses.replace(
-        training_settings(network, config["training"], config["compute"]["train_threads"]),
+        settings_for(network, config["training"], threads=config["compute"]["train_threads"]),
         max_epochs=epochs)
     spec = get_dataset("HIGGS", config["dataset_overrides"]["HIGGS"])
     train_run(shards, run_dir, spec=spec, model=parse_model_name(network)["model"],

@@ -50,13 +50,14 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from reproduce.train.batch_order import make_batch_order  # noqa: E402
-from reproduce.train.block_steps import enable_block_steps  # noqa: E402
+from reproduce.train.block_steps import (blocks_per_epoch, enable_block_steps,  # noqa: E402
+                                         epoch_blocks)
+from reproduce.train.compiled_network import compile_for_training  # noqa: E402
 from reproduce.train.callbacks import MomentumRamp, PerBatchLearningRateDecay  # noqa: E402
 from reproduce.train.models import paper_model  # noqa: E402
 from reproduce.train.schedules import (LEARNING_RATE_DECAY_FACTOR, LEARNING_RATE_FLOOR,  # noqa: E402
                                  momentum_at)
-from reproduce.train.training import (TrainingSettings, blocks_per_epoch,  # noqa: E402
-                                compile_for_training, epoch_blocks)
+from reproduce.train.settings import TrainingSettings  # noqa: E402
 
 HIGGS_TRAIN_ROWS = 10_000_000  # the split of reproduce.datasets
 

@@ -1,8 +1,8 @@
 """What a configured run will cost, before anything runs: ``python -m reproduce estimate``.
 
 Each distinct network of the config (model variant x input width) is timed here, through the
-package's own training path (``paper_model``, ``compile_for_training``,
-``enable_block_steps``, ``epoch_blocks``, the per-batch learning-rate schedule): a few
+package's own training path (``training_network``, ``enable_block_steps``,
+``epoch_blocks``, the per-batch learning-rate schedule): a few
 hundred real SGD steps on random data of the network's input width, on the GPU if
 TensorFlow sees one, on ``compute.train_threads`` CPU threads otherwise. Validation scoring
 (``evaluate`` at the validation batch size) and the per-epoch state checkpoint are timed
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from reproduce.datasets import DATASETS, get_dataset
-from reproduce.model_registry import network_settings, parse_model_name
+from reproduce.model_registry import parse_model_name
 
 # ---- Rates measured once, with their provenance (the only constants of the estimate) ----
 # All from the full-scale rehearsal of issue 14 on the project's 2-core development VM (no
@@ -71,41 +71,50 @@ class NetworkTiming:
     device: str
 
 
-def training_settings(network: str, training: dict, threads: int):
-    """The ``TrainingSettings`` the train rule builds for ``network`` (a model name)."""
-    from reproduce.train.training import TrainingSettings
-
-    return TrainingSettings.from_dict(
-        dict(training, threads=threads) | network_settings(network))
-
-
 def time_network(network: str, n_inputs: int, settings, n_train: int) -> NetworkTiming:
     """Time ``network`` (a model name) on random data of width ``n_inputs``: SGD blocks as
     ``train_run`` runs them for ``n_train`` training rows, validation scoring and the
     per-epoch save of the model."""
-    import keras
-    import tensorflow as tf
-
-    from reproduce.train.batch_order import make_batch_order
     from reproduce.train.block_steps import enable_block_steps
-    from reproduce.train.callbacks import PerBatchLearningRateDecay
-    from reproduce.train.models import paper_model
-    from reproduce.train.training import compile_for_training, epoch_blocks
+    from reproduce.train.compiled_network import training_network
 
-    variant = parse_model_name(network)
     block = settings.block_size(n_train)
     rows = block * settings.batch_size * (TIMED_MAX_BLOCKS + 1)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((rows, n_inputs), dtype=np.float32)
     y = (rng.random(rows) < 0.5).astype(np.float32)
-    standardize = settings.standardize != "none"
-    net = paper_model(variant["model"], n_inputs, seed=0, width=settings.width,
-                      depth=settings.depth, dropout=settings.dropout,
-                      weight_decay=0.0 if settings.dropout else settings.weight_decay,
-                      offset=np.zeros(n_inputs) if standardize else None,
-                      scale=np.ones(n_inputs) if standardize else None)
-    compile_for_training(net, settings)
-    enable_block_steps(net)
+    net = enable_block_steps(training_network(
+        parse_model_name(network)["model"], n_inputs, settings, seed=0,
+        offset=np.zeros(n_inputs), scale=np.ones(n_inputs)))
+    seconds = time_sgd_blocks(net, x, y, settings, block)
+    per_block = statistics.median(seconds[1:])
+    scoring_rate, call = time_scoring(net, x, y, settings.validation_batch_size)
+    return NetworkTiming(block, block * len(seconds[1:]), per_block,
+                         max(seconds[0] - per_block, 0.0), scoring_rate, call,
+                         time_checkpoint(net), device_name(settings.threads))
+
+
+def time_sgd_blocks(net, x, y, settings, block: int) -> list[float]:
+    """Seconds of each block of ``block`` SGD steps, the first (which compiles) included,
+    until ``TIMED_MIN_BLOCKS`` blocks after it and ``TIMED_MIN_SECONDS`` in all."""
+    from reproduce.train.batch_order import make_batch_order
+    from reproduce.train.block_steps import epoch_blocks
+    from reproduce.train.callbacks import PerBatchLearningRateDecay
+
+    timer = _block_timer()
+    lr_decay = PerBatchLearningRateDecay(settings.learning_rate, settings.decay_factor,
+                                         settings.learning_rate_floor)
+    order = make_batch_order(settings.batch_order, len(x), seed=0)
+    net.fit(epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=1,
+                         batch_size=settings.batch_size, block_size=block),
+            epochs=1, steps_per_epoch=TIMED_MAX_BLOCKS + 1, callbacks=[lr_decay, timer],
+            shuffle=False, verbose=0)
+    return timer.seconds
+
+
+def _block_timer():
+    """A callback that times each training block and stops once enough are timed."""
+    import keras
 
     class BlockTimer(keras.callbacks.Callback):
         def __init__(self):
@@ -122,21 +131,17 @@ def time_network(network: str, n_inputs: int, settings, n_train: int) -> Network
             if len(timed) >= TIMED_MIN_BLOCKS and sum(timed) >= TIMED_MIN_SECONDS:
                 self.model.stop_training = True
 
-    timer = BlockTimer()
-    lr_decay = PerBatchLearningRateDecay(settings.learning_rate, settings.decay_factor,
-                                         settings.learning_rate_floor)
-    order = make_batch_order(settings.batch_order, rows, seed=0)
-    net.fit(epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=1,
-                         batch_size=settings.batch_size, block_size=block),
-            epochs=1, steps_per_epoch=TIMED_MAX_BLOCKS + 1, callbacks=[lr_decay, timer],
-            shuffle=False, verbose=0)
-    per_block = statistics.median(timer.seconds[1:])
+    return BlockTimer()
 
-    # An evaluate call (validation, the train monitor) costs a fixed part c and a part per
-    # row r: timed (median of 3) on one batch, c + b r, and on three, c + 3 b r, after a call
-    # that compiles. The rate per row is taken from the three-batch call alone (robust to
-    # noise, slightly pessimistic); c = (3 one - three) / 2.
-    batch = settings.validation_batch_size
+
+def time_scoring(net, x, y, batch: int) -> tuple[float, float]:
+    """(rows per second, fixed seconds per call) of ``evaluate`` at batch size ``batch``.
+
+    An evaluate call (validation, the train monitor) costs a fixed part c and a part per
+    row r: timed (median of 3) on one batch, c + b r, and on three, c + 3 b r, after a call
+    that compiles. The rate per row is taken from the three-batch call alone (robust to
+    noise, slightly pessimistic); c = (3 one - three) / 2.
+    """
     xv, yv = x[:3 * batch], y[:3 * batch].reshape(-1, 1)
 
     def evaluate_seconds(rows):
@@ -149,20 +154,24 @@ def time_network(network: str, n_inputs: int, settings, n_train: int) -> Network
 
     net.evaluate(xv[:batch], yv[:batch], batch_size=batch, verbose=0)  # compiles
     one, three = evaluate_seconds(batch), evaluate_seconds(3 * batch)
-    scoring_rate = 3 * batch / three
-    call = max((3 * one - three) / 2, 0.0)
+    return 3 * batch / three, max((3 * one - three) / 2, 0.0)
 
-    with tempfile.TemporaryDirectory() as tmp:  # the state and the best-weights checkpoints
+
+def time_checkpoint(net) -> float:
+    """Seconds to write the state and the best-weights checkpoints once."""
+    with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         net.save(Path(tmp) / "model.keras")
         net.save_weights(Path(tmp) / "best.weights.h5")
-        checkpoint = time.perf_counter() - start
+        return time.perf_counter() - start
+
+
+def device_name(threads: int) -> str:
+    """The GPU TensorFlow sees, or the CPU and its threads."""
+    import tensorflow as tf
+
     gpus = tf.config.list_physical_devices("GPU")
-    device = (f"GPU ({gpus[0].name})" if gpus
-              else f"CPU, {settings.threads or os.cpu_count()} threads")
-    return NetworkTiming(block, block * len(timer.seconds[1:]), per_block,
-                         max(timer.seconds[0] - per_block, 0.0), scoring_rate, call,
-                         checkpoint, device)
+    return f"GPU ({gpus[0].name})" if gpus else f"CPU, {threads or os.cpu_count()} threads"
 
 
 def planned_epochs(training: dict, dropout: bool) -> tuple[int, str]:
@@ -237,63 +246,20 @@ class Plan:
 
 def plan(config: dict) -> Plan:
     """Time every distinct network of the validated ``config`` and scale the rest."""
-    from reproduce.train.training import blocks_per_epoch, configure_tensorflow
+    from reproduce.train.training import configure_tensorflow
 
     started = time.perf_counter()
     load = os.getloadavg()[0]
-    threads = config["compute"]["train_threads"]
-    configure_tensorflow(0, threads)
-    training = config["training"]
+    configure_tensorflow(0, config["compute"]["train_threads"])
     result = Plan([], [], set(), [], [], 0.0, "", [])
     timings = {}
     for name in config["datasets"]:
         spec = get_dataset(name, config["dataset_overrides"].get(name))
-        n = split_rows(spec)
-        size = spec.size or spec.rows * len(spec.columns) * GZ_BYTES_PER_VALUE
-        download = size / DOWNLOAD_BYTES_PER_SECOND
-        convert = spec.rows / CONVERSION_ROWS_PER_SECOND
-        result.data_seconds += download + convert
-        result.lines.append(
-            f"{name}: download {size / 1e9:.2f} GB{'' if spec.size else ' (estimated size)'}: "
-            f"{duration(download)} at the rate measured over loopback, "
-            f"{duration(size / ASSUMED_INTERNET_BYTES_PER_SECOND)} at an assumed 10 MB/s from "
-            f"UCI; conversion of {spec.rows:,} rows: {duration(convert)}")
+        result.lines.append(plan_data(spec, result))
         for network in config["models"].get(name, []):
-            variant = parse_model_name(network)
-            settings = training_settings(network, training, threads)
-            epochs, assumption = planned_epochs(training, variant["dropout"])
-            result.notes.add(assumption)
-            for features in config["feature_sets"]:
-                n_inputs = len(spec.feature_indices(features))
-                key = (network, n_inputs, settings.block_size(n["train"]))
-                if key not in timings:
-                    timings[key] = time_network(network, n_inputs, settings, n["train"])
-                t = timings[key]
-                blocks = blocks_per_epoch(n["train"], settings.batch_size, t.block_size)
-                train_s = blocks * t.seconds_per_block
-                # validation, and the train monitor's first rows of the training split
-                monitor = min(settings.train_monitor_rows, n["train"])
-                valid_s = ((n["valid"] + monitor) / t.scoring_rows_per_second
-                           + t.evaluate_call_seconds * (2 if monitor else 1))
-                epoch_s = train_s + valid_s + t.checkpoint_seconds
-                per_run = (epochs * epoch_s + t.compile_seconds
-                           + n["test"] / t.scoring_rows_per_second)
-                runs = len(config["seeds"])
-                result.epoch_seconds[name, network, features] = epoch_s
-                result.run_seconds += [per_run] * runs
-                result.rows.append(
-                    f"| {name} | {network} | {features} ({n_inputs}) | {runs} | "
-                    f"{t.block_size * settings.batch_size / t.seconds_per_block:,.0f} | "
-                    f"{train_s:,.1f} + {valid_s:,.1f} + {t.checkpoint_seconds:.1f} = "
-                    f"{epoch_s:,.1f} | {REFERENCE_EPOCH_SECONDS.get(variant['model'], '')} | "
-                    f"{epochs:,} | {per_run / 3600:,.2f} | {runs * per_run / 3600:,.1f} |")
+            plan_network(config, spec, network, timings, result)
         if config["bdt"]["enabled"]:
-            one = bdt_seconds(config, name)
-            result.bdt_seconds += [one] * len(config["feature_sets"])
-            result.lines.append(
-                f"{name}: BDT {len(config['feature_sets'])} x {config['bdt']['max_iter']} trees "
-                f"on {n['train']:,} rows: {duration(one)} each at most (early stopping on the "
-                f"validation split may end it sooner)")
+            result.lines.append(plan_bdt(config, spec, result))
         peak = TRAINING_PEAK_RSS_BYTES * spec.rows / TRAINING_PEAK_RSS_ROWS
         result.lines.append(
             f"{name}: memory per training job about {peak / 1e9:.1f} GB (scaled by rows from "
@@ -304,6 +270,64 @@ def plan(config: dict) -> Plan:
     result.seconds = time.perf_counter() - started
     result.load = load
     return result
+
+
+def plan_data(spec, result: Plan) -> str:
+    """Add the download and conversion of ``spec`` to ``result``; their line."""
+    size = spec.size or spec.rows * len(spec.columns) * GZ_BYTES_PER_VALUE
+    download = size / DOWNLOAD_BYTES_PER_SECOND
+    convert = spec.rows / CONVERSION_ROWS_PER_SECOND
+    result.data_seconds += download + convert
+    return (f"{spec.name}: download {size / 1e9:.2f} GB"
+            f"{'' if spec.size else ' (estimated size)'}: "
+            f"{duration(download)} at the rate measured over loopback, "
+            f"{duration(size / ASSUMED_INTERNET_BYTES_PER_SECOND)} at an assumed 10 MB/s from "
+            f"UCI; conversion of {spec.rows:,} rows: {duration(convert)}")
+
+
+def plan_network(config: dict, spec, network: str, timings: dict, result: Plan) -> None:
+    """Time ``network`` (once per input width and block) and add its trainings of every
+    feature set and seed to ``result``."""
+    from reproduce.train.block_steps import blocks_per_epoch
+    from reproduce.train.settings import settings_for
+
+    training, n = config["training"], split_rows(spec)
+    variant = parse_model_name(network)
+    settings = settings_for(network, training, threads=config["compute"]["train_threads"])
+    epochs, assumption = planned_epochs(training, variant["dropout"])
+    result.notes.add(assumption)
+    runs = len(config["seeds"])
+    for features in config["feature_sets"]:
+        n_inputs = len(spec.feature_indices(features))
+        key = (network, n_inputs, settings.block_size(n["train"]))
+        if key not in timings:
+            timings[key] = time_network(network, n_inputs, settings, n["train"])
+        t = timings[key]
+        train_s = blocks_per_epoch(n["train"], settings.batch_size,
+                                   t.block_size) * t.seconds_per_block
+        # validation, and the train monitor's first rows of the training split
+        monitor = min(settings.train_monitor_rows, n["train"])
+        valid_s = ((n["valid"] + monitor) / t.scoring_rows_per_second
+                   + t.evaluate_call_seconds * (2 if monitor else 1))
+        epoch_s = train_s + valid_s + t.checkpoint_seconds
+        per_run = epochs * epoch_s + t.compile_seconds + n["test"] / t.scoring_rows_per_second
+        result.epoch_seconds[spec.name, network, features] = epoch_s
+        result.run_seconds += [per_run] * runs
+        result.rows.append(
+            f"| {spec.name} | {network} | {features} ({n_inputs}) | {runs} | "
+            f"{t.block_size * settings.batch_size / t.seconds_per_block:,.0f} | "
+            f"{train_s:,.1f} + {valid_s:,.1f} + {t.checkpoint_seconds:.1f} = "
+            f"{epoch_s:,.1f} | {REFERENCE_EPOCH_SECONDS.get(variant['model'], '')} | "
+            f"{epochs:,} | {per_run / 3600:,.2f} | {runs * per_run / 3600:,.1f} |")
+
+
+def plan_bdt(config: dict, spec, result: Plan) -> str:
+    """Add the BDTs of ``spec`` (one per feature set) to ``result``; their line."""
+    one = bdt_seconds(config, spec.name)
+    result.bdt_seconds += [one] * len(config["feature_sets"])
+    return (f"{spec.name}: BDT {len(config['feature_sets'])} x {config['bdt']['max_iter']} "
+            f"trees on {split_rows(spec)['train']:,} rows: {duration(one)} each at most "
+            f"(early stopping on the validation split may end it sooner)")
 
 
 def render(result: Plan, config: dict, jobs: int) -> str:

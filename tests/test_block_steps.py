@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from reproduce.train.block_steps import enable_block_steps
+from reproduce.train.block_steps import blocks_per_epoch, enable_block_steps, epoch_blocks
 from reproduce.train.callbacks import MomentumRamp, PerBatchLearningRateDecay
 from reproduce.train.models import PaperL2, paper_model, sum_of_squares
 from reproduce.train.optimizers import ScheduledMomentumSGD
-from reproduce.train.training import blocks_per_epoch, epoch_blocks
 from test_callbacks import assert_weights_follow_reference, linear_model
 
 

@@ -116,7 +116,7 @@ def test_schema_and_config_yaml_defaults_equal_the_packages():
     shows equals TrainingSettings' (reproduce/train/schedules.py's constants)."""
     import dataclasses
 
-    from reproduce.train.training import TrainingSettings
+    from reproduce.train.settings import TrainingSettings
 
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     defaults = {f.name: f.default for f in dataclasses.fields(TrainingSettings)}

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from reproduce.train.batch_order import SharedBatchOrder
+from reproduce.train.block_steps import epoch_blocks
 from reproduce.train.callbacks import CorruptStateError, Pylearn2Termination, TrainingStateCheckpoint
 from reproduce.train.optimizers import ScheduledMomentumSGD
-from reproduce.train.training import (TrainingSettings, epoch_blocks, fingerprint_differences,
-                                resume_plan, run_fingerprint)
+from reproduce.train.resume import fingerprint_differences, resume_plan, run_fingerprint
+from reproduce.train.settings import TrainingSettings
 
 STEPS_PER_EPOCH = 4  # 8 rows in batches of 2
 

@@ -5,7 +5,8 @@ import logging
 import sys
 
 from reproduce.datasets import get_dataset
-from reproduce.train.training import TrainingSettings, train_run
+from reproduce.train.settings import TrainingSettings
+from reproduce.train.training import train_run
 
 logging.basicConfig(level=logging.INFO, stream=sys.stderr)
 tfrecords, run_dir, settings = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])

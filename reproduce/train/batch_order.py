@@ -1,7 +1,8 @@
 """The order in which an epoch visits the training rows (``training.batch_order``).
 
-Two orders, each giving one permutation of the rows per epoch; ``epoch_blocks`` in
-``reproduce.train.training`` cuts it into minibatches of consecutive entries:
+Two orders (``reproduce.train.settings.BATCH_ORDERS``), each giving one permutation of the
+rows per epoch; ``epoch_blocks`` in ``reproduce.train.block_steps`` cuts it into minibatches
+of consecutive entries:
 
 - ``SharedBatchOrder`` ("shared", the default): the authors' code as it ran. Pylearn2's
   ``SGD`` draws its minibatches with ``shuffled_sequential`` iteration from one
@@ -21,9 +22,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from reproduce.train.settings import BATCH_ORDERS, check_choice
+
 # Pylearn2's SGD(seed=[2012, 10, 5]) default, used by every script of the authors.
 PYLEARN2_SGD_SEED = (2012, 10, 5)
-BATCH_ORDERS = ("shared", "per_seed")
 
 
 class PerSeedBatchOrder:
@@ -128,9 +130,7 @@ class SharedBatchOrder:
 def make_batch_order(name: str, n: int, seed: int, first_epoch: int = 0,
                      state: dict | None = None):
     """The order called ``name`` ("shared" or "per_seed") for ``n`` training rows."""
+    check_choice("training.batch_order", name, BATCH_ORDERS)
     if name == "shared":
         return SharedBatchOrder(n, first_epoch, state)
-    if name == "per_seed":
-        return PerSeedBatchOrder(n, seed)
-    raise ValueError(f"training.batch_order: expected one of {', '.join(BATCH_ORDERS)}, "
-                     f"got {name!r}")
+    return PerSeedBatchOrder(n, seed)

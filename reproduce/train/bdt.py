@@ -46,42 +46,15 @@ def train_bdt(manifest, *, scores_path, metrics_path, spec: DatasetSpec, feature
     """
     if threads:
         os.environ["OMP_NUM_THREADS"] = str(threads)
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
     for path in (scores_path, metrics_path):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(metrics_path).unlink(missing_ok=True)
-    columns = spec.feature_indices(feature_set)
-    x_train, y_train = read_split(manifest, "train")
-    x_valid, y_valid = read_split(manifest, "valid")
-    x_test, y_test = read_split(manifest, "test")
-    x_train, x_valid, x_test = (a[:, columns] for a in (x_train, x_valid, x_test))
-    # Early stopping on our validation split (not scikit-learn's internal random split):
-    # grow the ensemble in stages with warm_start and watch the validation log-loss.
-    model = HistGradientBoostingClassifier(
-        max_iter=max_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
-        early_stopping=False, random_state=seed, warm_start=True)
-    best_loss, best_iter, wait, step = np.inf, 0, 0, max(1, min(25, max_iter))
+    splits = _read_splits(manifest, spec.feature_indices(feature_set))
+    boosting = {"learning_rate": learning_rate, "max_leaf_nodes": max_leaf_nodes,
+                "random_state": seed}
     t0 = time.monotonic()
-    n_iter = 0
-    while n_iter < max_iter:
-        n_iter = min(max_iter, n_iter + step)
-        model.set_params(max_iter=n_iter)
-        model.fit(x_train, y_train)
-        p = np.clip(model.predict_proba(x_valid)[:, 1], 1e-7, 1 - 1e-7)
-        loss = float(-np.mean(y_valid * np.log(p) + (1 - y_valid) * np.log(1 - p)))
-        log.info("%d trees: validation log-loss %.5f (%.0f s)", n_iter, loss,
-                 time.monotonic() - t0)
-        if loss < best_loss:
-            best_loss, best_iter, wait = loss, n_iter, 0
-        else:
-            wait += step
-            if wait >= patience:
-                break
-    if model.n_iter_ != best_iter:  # refit to the best number of trees
-        model = HistGradientBoostingClassifier(
-            max_iter=best_iter, learning_rate=learning_rate, max_leaf_nodes=max_leaf_nodes,
-            early_stopping=False, random_state=seed).fit(x_train, y_train)
+    model, best_iter, best_loss = _fit_with_early_stopping(splits, boosting, max_iter, patience)
+    x_test, y_test = splits["test"]
     scores = model.predict_proba(x_test)[:, 1]
     savez_atomic(scores_path, labels=y_test.astype(np.int8), scores=scores)
     metrics = {"dataset": spec.name, "model": "bdt", "feature_set": feature_set, "seed": seed,
@@ -94,3 +67,53 @@ def train_bdt(manifest, *, scores_path, metrics_path, spec: DatasetSpec, feature
     log.info("BDT %s/%s seed %d: test AUC %.4f with %d trees", spec.name, feature_set, seed,
              metrics["test_auc"], best_iter)
     return metrics
+
+
+def _read_splits(manifest, columns) -> dict:
+    """``{split: (x[:, columns], y)}`` of the three splits."""
+    splits = {}
+    for split in ("train", "valid", "test"):
+        x, y = read_split(manifest, split)
+        splits[split] = (x[:, columns], y)
+    return splits
+
+
+def _fit_with_early_stopping(splits: dict, boosting: dict, max_iter: int, patience: int):
+    """(model, trees, validation log-loss) of the ensemble of lowest validation log-loss.
+
+    Early stopping on our validation split (not scikit-learn's internal random split): the
+    ensemble grows in stages of up to 25 trees with ``warm_start``, watching the validation
+    log-loss, and stops after ``patience`` trees without a lower one; it is refitted to the
+    best number of trees if it grew past it.
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    (x_train, y_train), (x_valid, y_valid) = splits["train"], splits["valid"]
+    model = HistGradientBoostingClassifier(max_iter=max_iter, early_stopping=False,
+                                           warm_start=True, **boosting)
+    best_loss, best_iter, wait, step = np.inf, 0, 0, max(1, min(25, max_iter))
+    t0 = time.monotonic()
+    n_iter = 0
+    while n_iter < max_iter:
+        n_iter = min(max_iter, n_iter + step)
+        model.set_params(max_iter=n_iter)
+        model.fit(x_train, y_train)
+        loss = _log_loss(y_valid, model.predict_proba(x_valid)[:, 1])
+        log.info("%d trees: validation log-loss %.5f (%.0f s)", n_iter, loss,
+                 time.monotonic() - t0)
+        if loss < best_loss:
+            best_loss, best_iter, wait = loss, n_iter, 0
+        else:
+            wait += step
+            if wait >= patience:
+                break
+    if model.n_iter_ != best_iter:  # refit to the best number of trees
+        model = HistGradientBoostingClassifier(max_iter=best_iter, early_stopping=False,
+                                               **boosting).fit(x_train, y_train)
+    return model, best_iter, best_loss
+
+
+def _log_loss(y, p) -> float:
+    """Mean binary cross-entropy, the probabilities clipped to [1e-7, 1 - 1e-7]."""
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))

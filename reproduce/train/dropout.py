@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-# Recorded in the fingerprint of the dropout runs (``reproduce.train.training``): a state saved
+# Recorded in the fingerprint of the dropout runs (``reproduce.train.resume``): a state saved
 # before this layer (Keras's ``Dropout``, whose generator state was not saved) is not resumed,
 # as it would repeat the first masks.
 DROPOUT_LAYER = "PaperDropout: generator state saved with the model"
@@ -41,8 +41,17 @@ class PaperDropout(keras.layers.Dropout):
 
     Example:
 
+    >>> import keras, numpy as np
+    >>> inputs = keras.Input((3,))
     >>> x = keras.layers.Dense(300, activation="tanh")(inputs)
     >>> x = PaperDropout(0.5, seed=999, name="dropout_top")(x)
+    >>> drop = PaperDropout(0.5, seed=1)
+    >>> ones = np.ones((1, 1000), np.float32)
+    >>> bool(np.array_equal(drop(ones), ones))  # not training: the identity
+    True
+    >>> kept = np.asarray(drop(ones, training=True))
+    >>> sorted(set(kept.ravel().tolist()))  # dropped, or kept and scaled by 1 / (1 - rate)
+    [0.0, 2.0]
     """
 
     def __init__(self, rate, seed=None, **kwargs):

@@ -7,151 +7,34 @@ optimizer (step counter, momentum, velocities), the minibatch order's generator 
 run's fingerprint are saved atomically in the run's ``state`` folder; rerunning after a kill
 continues from the last completed epoch and gives the same weights as a run never
 interrupted (on the CPU, same seed and thread count). A state saved under other settings
-or other data is never resumed (see ``resume_plan``).
+or other data is never resumed (``reproduce.train.resume``).
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import logging
 import math
-import platform
 from pathlib import Path
 
 import numpy as np
 
-from reproduce.train import schedules as paper
 from reproduce.atomic_files import copy_atomic, savez_atomic, write_json_atomic
-from reproduce.train.batch_order import BATCH_ORDERS, PerSeedBatchOrder, make_batch_order
+from reproduce.data.tfrecords import load_manifest, read_split, standardization_constants
 from reproduce.datasets import DatasetSpec
-from reproduce.data.tfrecords import (STANDARDIZATIONS, load_manifest, read_split,
-                                      standardization_constants)
 from reproduce.layout import RunFiles, TFRecordFiles
+from reproduce.run_log import read_log
+from reproduce.train.batch_order import make_batch_order
+from reproduce.train.block_steps import blocks_per_epoch, enable_block_steps, epoch_blocks
+from reproduce.train.compiled_network import training_network
+from reproduce.train.resume import (fingerprint_differences, keep_log_epochs, resume_plan,
+                                    run_fingerprint)
+from reproduce.train.run_callbacks import stopping_rules, training_callbacks
+from reproduce.train.run_record import metrics_record
+from reproduce.train.settings import EVALUATED_WEIGHTS, TrainingSettings, check_choice
 
 log = logging.getLogger(__name__)
-
-STOPPING_RULES = ("authors", "pylearn2", "paper_text")
-EVALUATED_WEIGHTS = ("final", "best_validation")
-# The authors' scripts monitor "train" on the first 100,000 training rows
-# (dataset_train_monitor, start=0, stop=100000).
-TRAIN_MONITOR_ROWS = 100_000
-# Settings that only decide when training stops. A saved state whose fingerprint differs
-# from the run's only in these can be extended (or found finished) instead of discarded.
-STOPPING_KEYS = ("max_epochs", "stopping", "patience", "dropout_patience",
-                 "min_relative_improvement")
-# Settings that never change the numbers: the block size (each minibatch is one SGD step
-# whatever the block; tests/test_block_steps.py) and the thread count.
-NON_NUMERIC_KEYS = ("steps_per_execution", "threads")
-
-
-@dataclasses.dataclass
-class TrainingSettings:
-    """Every knob of a training run. Defaults are the paper's (see ``reproduce.train.schedules``).
-
-    ``momentum_ramp``: "pylearn2" (the ramp as the authors' code applied it, one epoch
-    ahead of the text: ``callbacks.MomentumRamp(offset=1)``) or "paper_text".
-    ``max_epochs``: hard cap (the authors' deep runs went to about 1000). ``stopping``:
-    "authors" (train all ``max_epochs``: the authors' instruction for the paper's results),
-    "pylearn2" (the released code's criterion as Pylearn2 ran it,
-    ``callbacks.Pylearn2Termination``) or "paper_text" (the Methods text's rule,
-    ``callbacks.PaperEarlyStopping``). ``batch_order``: "shared" (Pylearn2's one
-    permutation stream for every run) or "per_seed" (``reproduce.train.batch_order``).
-    ``train_monitor_rows``: the first rows of the training split evaluated after every
-    epoch as the "train" curve (the authors' 100,000; 0 turns it off).
-    ``steps_per_execution``: minibatches per compiled call, run in one XLA loop
-    (``reproduce.train.block_steps``); each epoch ends with a shorter call for its remaining
-    batches. ``jit_compile``: XLA for the train step. ``standardize``: "none" (the UCI
-    values, as the authors' released code fed them), "paper" (the Methods text) or "zscore"
-    (every feature to mean 0 / std 1: the demo's).
-    ``learning_rate_schedule``: "per_batch" (the paper, exact at every batch) or "per_epoch"
-    (Keras's built-in ``LearningRateScheduler``: the same closed form, applied at the start
-    of each epoch only, as the callbacks article does).
-    ``early_stopping_patience`` / ``stop_on_threshold``: the article's optional built-ins.
-    """
-
-    width: int = 300
-    depth: int | None = None
-    dropout: bool = False
-    batch_size: int = paper.BATCH_SIZE
-    learning_rate: float = paper.INITIAL_LEARNING_RATE
-    learning_rate_decay_factor: float = paper.LEARNING_RATE_DECAY_FACTOR
-    dropout_learning_rate_decay_factor: float = paper.DROPOUT_LEARNING_RATE_DECAY_FACTOR
-    learning_rate_floor: float = paper.LEARNING_RATE_FLOOR
-    learning_rate_schedule: str = "per_batch"
-    initial_momentum: float = paper.INITIAL_MOMENTUM
-    final_momentum: float = paper.FINAL_MOMENTUM
-    momentum_saturation_epochs: int = paper.MOMENTUM_SATURATION_EPOCHS
-    momentum_ramp: str = "pylearn2"
-    weight_decay: float = paper.WEIGHT_DECAY
-    min_relative_improvement: float = paper.MIN_RELATIVE_IMPROVEMENT
-    patience: int = paper.PATIENCE
-    dropout_patience: int = paper.DROPOUT_PATIENCE
-    max_epochs: int = paper.AUTHORS_EPOCHS
-    stopping: str = "authors"
-    batch_order: str = "shared"
-    train_monitor_rows: int = TRAIN_MONITOR_ROWS
-    steps_per_execution: int = 100
-    jit_compile: bool = True
-    standardize: str = "none"
-    validation_batch_size: int = 10_000
-    auc_thresholds: int = 200
-    early_stopping_patience: int | None = None
-    stop_on_threshold: dict | None = None
-    threads: int = 0
-
-    def __post_init__(self):
-        for key, allowed in (("stopping", STOPPING_RULES), ("batch_order", BATCH_ORDERS),
-                             ("momentum_ramp", ("pylearn2", "paper_text")),
-                             ("learning_rate_schedule", ("per_batch", "per_epoch")),
-                             ("standardize", STANDARDIZATIONS)):
-            if getattr(self, key) not in allowed:
-                raise ValueError(f"training.{key}: expected one of {', '.join(allowed)}, "
-                                 f"got {getattr(self, key)!r}")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainingSettings":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"training: unknown key(s) {', '.join(unknown)}")
-        return cls(**values)
-
-    @property
-    def decay_factor(self) -> float:
-        """The per-batch divisor of this run (the dropout runs have their own)."""
-        return (self.dropout_learning_rate_decay_factor if self.dropout
-                else self.learning_rate_decay_factor)
-
-    def block_size(self, n_train: int) -> int:
-        """Minibatches per compiled call for ``n_train`` rows: ``steps_per_execution``, or
-        fewer when an epoch has fewer full batches."""
-        return max(1, min(self.steps_per_execution, n_train // self.batch_size))
-
-    @property
-    def stopping_patience(self) -> int:
-        """The stopping rule's patience of this run (the dropout runs have their own)."""
-        return self.dropout_patience if self.dropout else self.patience
-
-
-def stopping_rules(settings: TrainingSettings) -> dict:
-    """The three stopping rules for ``settings``, by name; all but ``settings.stopping``
-    only observe (they record when they would have stopped the run)."""
-    from reproduce.train.callbacks import EpochBudget, PaperEarlyStopping, Pylearn2Termination
-
-    def observe(name):
-        return name != settings.stopping
-
-    return {
-        "authors": EpochBudget(settings.max_epochs, observe_only=observe("authors")),
-        "pylearn2": Pylearn2Termination(
-            "val_loss", settings.min_relative_improvement, settings.stopping_patience,
-            settings.momentum_saturation_epochs, observe_only=observe("pylearn2")),
-        "paper_text": PaperEarlyStopping(
-            "val_loss", settings.min_relative_improvement, settings.stopping_patience,
-            settings.momentum_saturation_epochs, observe_only=observe("paper_text")),
-    }
 
 
 def configure_tensorflow(seed: int, threads: int = 0, op_determinism: bool = False) -> None:
@@ -181,169 +64,6 @@ def configure_tensorflow(seed: int, threads: int = 0, op_determinism: bool = Fal
             pass
 
 
-def compile_for_training(net, settings: TrainingSettings):
-    """Compile a paper network as ``train_run`` does: ScheduledMomentumSGD, cross-entropy,
-    AUC, XLA per ``settings.jit_compile``. One Keras step per call: the block of
-    ``settings.steps_per_execution`` minibatches (``reproduce.train.block_steps``) takes that role.
-    """
-    import keras
-
-    from reproduce.train.optimizers import ScheduledMomentumSGD
-
-    net.compile(
-        optimizer=ScheduledMomentumSGD(settings.learning_rate, settings.initial_momentum),
-        loss=keras.losses.BinaryCrossentropy(),
-        metrics=[keras.metrics.AUC(num_thresholds=settings.auc_thresholds, name="auc")],
-        steps_per_execution=1,
-        jit_compile=settings.jit_compile,
-    )
-    return net
-
-
-def blocks_per_epoch(n: int, batch_size: int, block_size: int) -> int:
-    """Elements per epoch of ``epoch_blocks``: full blocks, a shorter block of the remaining
-    full batches, and the last partial batch as a block of one."""
-    full_batches, rest = divmod(n, batch_size)
-    return math.ceil(full_batches / block_size) + (1 if rest else 0)
-
-
-def epoch_blocks(x: np.ndarray, y: np.ndarray, *, first_epoch: int, last_epoch: int,
-                 batch_size: int, block_size: int, seed: int | None = None, order=None):
-    """Training batches for epochs ``first_epoch .. last_epoch-1``, grouped into blocks.
-
-    Epoch ``e`` visits the rows in the order ``order.tf_permutation(e)`` (a
-    ``reproduce.train.batch_order`` object; by default ``PerSeedBatchOrder(len(x), seed)``:
-    ``stateless_shuffle(range(n), seed=(seed, e))``), cut into minibatches of consecutive
-    entries as Pylearn2's ``shuffled_sequential`` iteration cuts them. A resumed run sees
-    exactly the batches an uninterrupted run would have seen.
-
-    Each element is ``(x[k, b, features], y[k, b, 1])``: ``k = block_size`` consecutive
-    batches (fewer in the epoch's last block of full batches), and the epoch's last partial
-    batch, if any, alone as ``k = 1``. Train on them with
-    ``reproduce.train.block_steps.enable_block_steps``; ``blocks_per_epoch`` gives the count.
-    """
-    import tensorflow as tf
-
-    if order is None:
-        order = PerSeedBatchOrder(len(x), seed)
-    n = len(x)
-    full = n - n % batch_size
-    in_blocks = full - full % (block_size * batch_size)
-    features, labels = tf.constant(x), tf.constant(y.reshape(-1, 1))
-
-    def one_epoch(epoch):
-        perm = order.tf_permutation(epoch)
-        ds = tf.data.Dataset.from_tensor_slices(
-            tf.reshape(perm[:in_blocks], [-1, block_size, batch_size]))
-        if in_blocks < full:
-            ds = ds.concatenate(tf.data.Dataset.from_tensors(
-                tf.reshape(perm[in_blocks:full], [-1, batch_size])))
-        if full < n:
-            ds = ds.concatenate(tf.data.Dataset.from_tensors(perm[full:][tf.newaxis]))
-        return ds
-
-    ds = tf.data.Dataset.range(first_epoch, last_epoch).flat_map(one_epoch)
-    ds = ds.map(lambda idx: (tf.gather(features, idx), tf.gather(labels, idx)),
-                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def run_fingerprint(*, spec: DatasetSpec, manifest: dict, model: str, feature_set: str,
-                    seed: int, settings: TrainingSettings) -> dict:
-    """Everything that changes a run's numbers: the data (the shards' sha256 from the
-    manifest, the split), the network, the seed and every numeric setting; for the dropout
-    runs also the dropout layer (``reproduce.train.dropout.DROPOUT_LAYER``)."""
-    from reproduce.train.dropout import DROPOUT_LAYER
-
-    dropout = {"dropout_layer": DROPOUT_LAYER} if settings.dropout else {}
-    return dropout | {
-        "dataset": spec.name,
-        "splits": {k: v["range"] for k, v in manifest["splits"].items()},
-        "shards_sha256": sorted(s["sha256"] for split in manifest["splits"].values()
-                                for s in split["shards"]),
-        "model": model, "feature_set": feature_set, "seed": int(seed),
-        "settings": {k: v for k, v in dataclasses.asdict(settings).items()
-                     if k not in NON_NUMERIC_KEYS},
-    }
-
-
-def fingerprint_differences(saved: dict | None, current: dict) -> list[str]:
-    """The keys (``settings.max_epochs``, ``shards_sha256`` ...) whose values differ."""
-    saved = saved or {}
-    diff = []
-    for key in sorted(set(saved) | set(current)):
-        a, b = saved.get(key), current.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            diff += [f"{key}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
-        elif a != b:
-            diff.append(key)
-    return diff
-
-
-def resume_plan(saved: dict, fingerprint: dict, logged_losses: list[float], rule,
-                settings: TrainingSettings) -> tuple[str, str]:
-    """Decide what to do with a saved state: ("resume" | "afresh", the reason).
-
-    A state is resumed when its fingerprint equals the run's. When they differ only in
-    the settings that decide when training stops (``STOPPING_KEYS``), the saved epochs are
-    still this run's epochs: the run continues (or is found finished) if the new rule,
-    replayed over the logged validation losses, would not have stopped before the last
-    saved epoch and the new cap is not below it. Anything else starts afresh.
-    """
-    diff = fingerprint_differences(saved.get("fingerprint"), fingerprint)
-    if not diff:
-        return "resume", "same settings and data"
-    stopping_only = all(k.startswith("settings.") and k.split(".", 1)[1] in STOPPING_KEYS
-                        for k in diff)
-    if not stopping_only or settings.early_stopping_patience or settings.stop_on_threshold:
-        return "afresh", "the saved state was produced by other settings or data " \
-                         f"({', '.join(diff)} differ)"
-    done = saved["epochs_completed"]
-    if done > settings.max_epochs:
-        return "afresh", (f"the saved state has {done} epochs, more than max_epochs "
-                          f"{settings.max_epochs}")
-    stop = rule.replay(logged_losses)
-    if stop is not None and stop < done - 1:
-        return "afresh", (f"the {settings.stopping} rule would have stopped after epoch "
-                          f"{stop + 1}, but the saved state has {done} epochs")
-    return "resume", f"only {', '.join(diff)} changed: continuing the saved epochs"
-
-
-def read_log(path: Path) -> list[dict]:
-    """The rows of a CSV log (Keras's CSVLogger), as dicts of strings; [] if absent."""
-    if not Path(path).exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def _keep_log_epochs(path: Path, epochs: int, state_dir: Path) -> list[dict]:
-    """Keep the header and the rows of epochs ``0 .. epochs-1`` (each once); return them."""
-    rows = [r for r in read_log(path) if r.get("epoch", "").isdigit()
-            and int(r["epoch"]) < epochs]
-    by_epoch = {int(r["epoch"]): r for r in rows}
-    if sorted(by_epoch) != list(range(epochs)):
-        missing = sorted(set(range(epochs)) - set(by_epoch))
-        raise _log_gap(path, epochs, missing, state_dir)
-    rows = [by_epoch[e] for e in range(epochs)]
-    if rows:
-        from reproduce.atomic_files import write_text_atomic
-
-        header = list(rows[0])
-        lines = [",".join(header)] + [",".join(r[k] or "" for k in header) for r in rows]
-        write_text_atomic(path, "\n".join(lines) + "\n")
-    return rows
-
-
-def _log_gap(path, epochs, missing, state_dir):
-    from reproduce.train.callbacks import CorruptStateError
-
-    return CorruptStateError(
-        f"{path}: the saved training state has {epochs} epochs but the CSV log lacks "
-        f"epoch(s) {', '.join(str(e + 1) for e in missing[:10])}. Delete "
-        f"{state_dir} and {Path(path).parent} to start this run afresh.")
-
-
 def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: str,
               seed: int, settings: TrainingSettings, evaluated_weights: str = "final",
               verbose: int = 2) -> dict:
@@ -360,26 +80,76 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
         feature_set: "low", "high" or "complete".
         seed: seeds the initial weights (and, with ``batch_order: per_seed``, the shuffles).
         settings: TrainingSettings.
-        evaluated_weights: "final" (the weights when training ends, as the authors' code
-            evaluated them) or "best_validation" (the epoch of lowest validation loss).
-            ``metrics.json`` records the test AUC of both.
+        evaluated_weights: "final" or "best_validation"
+            (``reproduce.train.settings.EVALUATED_WEIGHTS``); ``metrics.json`` records the
+            test AUC of both.
         verbose: Keras fit verbosity.
 
     Returns:
         The metrics dict also written to ``metrics.json``.
     """
-    if evaluated_weights not in EVALUATED_WEIGHTS:
-        raise ValueError(f"evaluation.weights: expected one of {', '.join(EVALUATED_WEIGHTS)}"
-                         f", got {evaluated_weights!r}")
+    check_choice("evaluation.weights", evaluated_weights, EVALUATED_WEIGHTS)
     configure_tensorflow(seed, settings.threads)
+    tfrecords, files = _run_files(tfrecords, files)
+    data = load_run_data(tfrecords, spec, feature_set, settings)
+    fingerprint = run_fingerprint(spec=spec, manifest=data.manifest, model=model,
+                                  feature_set=feature_set, seed=seed, settings=settings)
 
+    trainer = _Trainer(files, data.splits, settings, fingerprint, verbose)
+    net, stopped_by = trainer.train(
+        lambda: training_network(model, data.n_features, settings, seed=seed,
+                                 offset=data.offset, scale=data.scale), seed)
+    steps = int(net.optimizer.iterations.numpy())  # before the best weights replace state
+    evaluation = trainer.evaluate(net, evaluated_weights)
+
+    history = read_log(files.log).rows
+    metrics = metrics_record(
+        run={"dataset": spec.name, "model": model, "feature_set": feature_set, "seed": seed},
+        settings=settings, evaluated_weights=evaluated_weights, evaluation=evaluation,
+        history=history, stopped_by=stopped_by, rules=trainer.rules, steps=steps,
+        trainable_parameters=int(sum(np.prod(w.shape) for w in net.trainable_weights)),
+        blocks={"steps_per_execution_used": trainer.block_size,
+                "steps_per_epoch": trainer.steps_per_epoch},
+        data={"tfrecords": str(Path(tfrecords.manifest).parent),
+              "splits": fingerprint["splits"]},
+        fingerprint=fingerprint)
+    write_json_atomic(files.metrics, metrics)
+    trainer.saved_state.record(finished=True)
+    log.info("test AUC %.4f (%s weights) after %d epochs, stopped by %s",
+             metrics["test_auc"], evaluated_weights, len(history), stopped_by)
+    return metrics
+
+
+def _run_files(tfrecords, files) -> tuple[TFRecordFiles, RunFiles]:
+    """The input and output files of a run (from folders if given so); the progress folder
+    made, and any earlier ``metrics.json`` removed (it is written last)."""
     if not isinstance(tfrecords, TFRecordFiles):
         tfrecords = TFRecordFiles.in_folder(tfrecords)
     if not isinstance(files, RunFiles):
         files = RunFiles.in_folder(files)
     files.progress.mkdir(parents=True, exist_ok=True)
     files.metrics.unlink(missing_ok=True)
+    return tfrecords, files
 
+
+@dataclasses.dataclass
+class RunData:
+    """The splits of one run's feature set, its standardization and the data's manifest."""
+
+    splits: dict  # {"train" | "valid" | "test": (x, y)}
+    offset: np.ndarray
+    scale: np.ndarray
+    manifest: dict
+
+    @property
+    def n_features(self) -> int:
+        return self.splits["train"][0].shape[1]
+
+
+def load_run_data(tfrecords: TFRecordFiles, spec: DatasetSpec, feature_set: str,
+                  settings: TrainingSettings) -> RunData:
+    """Read the three splits' columns of ``feature_set`` and the standardization constants
+    of ``settings.standardize`` from the training split's statistics."""
     manifest = load_manifest(tfrecords.manifest)
     statistics = json.loads(Path(tfrecords.statistics).read_text())
     columns = spec.feature_indices(feature_set)
@@ -388,70 +158,7 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
         x, y = read_split(tfrecords.manifest, split)
         splits[split] = (np.ascontiguousarray(x[:, columns]), y)
     offset, scale = standardization_constants(statistics, columns, settings.standardize)
-    fingerprint = run_fingerprint(spec=spec, manifest=manifest, model=model,
-                                  feature_set=feature_set, seed=seed, settings=settings)
-
-    trainer = _Trainer(files, splits, settings, fingerprint, verbose)
-    net, stopped_by = trainer.train(
-        lambda: _new_network(model, len(columns), seed, settings, offset, scale), seed)
-    steps = int(net.optimizer.iterations.numpy())  # before the best weights replace state
-    result = trainer.evaluate(net, evaluated_weights)
-
-    history = read_log(files.log)
-    val_losses = [float(r["val_loss"]) for r in history]
-    best_epoch = int(np.argmin(val_losses)) if val_losses else None
-    metrics = {
-        "dataset": spec.name, "model": model, "feature_set": feature_set, "seed": seed,
-        "test_auc": result["auc"][evaluated_weights],
-        "evaluated_weights": evaluated_weights,
-        "test_auc_final": result["auc"]["final"],
-        "test_auc_best_validation": result["auc"]["best_validation"],
-        "test_rows": int(len(splits["test"][1])),
-        "epochs_trained": len(history),
-        "best_epoch": best_epoch + 1 if best_epoch is not None else None,
-        "best_val_loss": float(val_losses[best_epoch]) if val_losses else None,
-        "stopping": {
-            "rule": settings.stopping, "stopped_by": stopped_by, "epochs": len(history),
-            # when each rule stops (or would have stopped) the run, in epochs trained
-            "rule_epochs": {name: (rule.stopped_epoch + 1 if rule.stopped_epoch is not None
-                                   else None) for name, rule in trainer.rules.items()},
-        },
-        # before max_epochs: by the stopping rule or an optional built-in of the config
-        "stopped_early": len(history) < settings.max_epochs,
-        "constant_output": result["constant_output"],
-        "warnings": result["warnings"],
-        "final_learning_rate": paper.learning_rate_at(steps, settings.learning_rate,
-                                                      settings.decay_factor,
-                                                      settings.learning_rate_floor),
-        "steps": steps,
-        "trainable_parameters": int(sum(np.prod(w.shape) for w in net.trainable_weights)),
-        "wall_time_s": float(history[-1]["wall_time"]) if history else 0.0,
-        "settings": dataclasses.asdict(settings) | {
-            "decay_factor": settings.decay_factor,
-            "stopping_patience": settings.stopping_patience,
-            "steps_per_execution_used": trainer.block_size,
-            "steps_per_epoch": trainer.steps_per_epoch},
-        "data": {"tfrecords": str(Path(tfrecords.manifest).parent),
-                 "splits": fingerprint["splits"]},
-        "fingerprint_sha256": _sha256_json(fingerprint),
-        "versions": _versions(),
-    }
-    write_json_atomic(files.metrics, metrics)
-    trainer.state.record(finished=True)
-    log.info("test AUC %.4f (%s weights) after %d epochs, stopped by %s",
-             metrics["test_auc"], evaluated_weights, len(history), stopped_by)
-    return metrics
-
-
-def _new_network(model, n_features, seed, settings, offset, scale):
-    from reproduce.train.models import paper_model
-
-    net = paper_model(model, n_features, seed=seed, width=settings.width,
-                      depth=settings.depth, dropout=settings.dropout,
-                      weight_decay=0.0 if settings.dropout else settings.weight_decay,
-                      offset=None if settings.standardize == "none" else offset,
-                      scale=None if settings.standardize == "none" else scale)
-    return compile_for_training(net, settings)
+    return RunData(splits, offset, scale, manifest)
 
 
 class _Trainer:
@@ -468,30 +175,32 @@ class _Trainer:
         self.steps_per_epoch = math.ceil(n_train / settings.batch_size)
         self.block_size = settings.block_size(n_train)
         self.rules = stopping_rules(settings)
-        self.state = TrainingStateCheckpoint(files.state, fingerprint)
+        # reads, restores, records and discards the saved state; the fit saves it through
+        # the complete checkpoint of training_callbacks
+        self.saved_state = TrainingStateCheckpoint(files.state)
 
     def _start_afresh(self, reason: str | None) -> None:
         if reason:
             log.warning("starting this run afresh: %s", reason)
-        self.state.discard()
+        self.saved_state.discard()
         for path in (self.files.live_log, self.files.live_best):
             path.unlink(missing_ok=True)
 
     def _restore(self):
         """(model or None, completed epochs, wall time so far, saved state or None)."""
-        saved = self.state.load()
+        saved = self.saved_state.load()
         if saved is None:
             self._start_afresh(None)
             return None, 0, 0.0, None
         done = saved["epochs_completed"]
-        rows = _keep_log_epochs(self.files.live_log, done, self.files.state)
+        rows = keep_log_epochs(self.files.live_log, done, self.files.state)
         losses = [float(r["val_loss"]) for r in rows]
         action, reason = resume_plan(saved, self.fingerprint, losses,
                                      self.rules[self.settings.stopping], self.settings)
         if action == "afresh":
             self._start_afresh(reason)
             return None, 0, 0.0, None
-        net = self.state.restore(saved, self.steps_per_epoch)
+        net = self.saved_state.restore(saved, self.steps_per_epoch)
         for rule in self.rules.values():
             rule.replay(losses)
         log.info("resuming after epoch %d (step %d): %s", done,
@@ -500,69 +209,46 @@ class _Trainer:
 
     def train(self, new_network, seed: int):
         """Build or restore the network, train it to the end; (model, what stopped it)."""
-        import keras
-
-        from reproduce.train.block_steps import enable_block_steps
-        from reproduce.train.callbacks import (EpochWallTime, MomentumRamp, PerBatchLearningRateDecay,
-                                RaiseOnNonFiniteLoss, StopOnThreshold, TrainSubsetMonitor)
-
-        s = self.settings
         net, initial_epoch, wall_offset, saved = self._restore()
         if net is None:
             net = new_network()
         enable_block_steps(net)
-        active = self.rules[s.stopping]
-        ended = (saved or {}).get("training_ended") if saved and not fingerprint_differences(
-            saved.get("fingerprint"), self.fingerprint) else None
-        if ended is None and initial_epoch >= s.max_epochs:
-            ended = {"by": "max_epochs"}
-        if ended is None and active.stopped_epoch is not None:
-            ended = {"by": s.stopping}
+        ended = self._ended_before(initial_epoch, saved)
         if ended is not None:
-            log.info("training already ended (%s) after %d epochs", ended["by"], initial_epoch)
-            self._copy_progress()
-            return net, ended["by"]
+            log.info("training already ended (%s) after %d epochs", ended, initial_epoch)
+        else:
+            ended = self._fit(net, initial_epoch, wall_offset, saved, seed)
+        self._copy_progress()
+        return net, ended
 
+    def _ended_before(self, initial_epoch: int, saved: dict | None) -> str | None:
+        """What ended the saved run's training (as recorded, at the cap, or by the replayed
+        rule), or None if it goes on."""
+        s = self.settings
+        if saved and not fingerprint_differences(saved.get("fingerprint"), self.fingerprint):
+            recorded = saved.get("training_ended")
+            if recorded is not None:
+                return recorded["by"]
+        if initial_epoch >= s.max_epochs:
+            return "max_epochs"
+        if self.rules[s.stopping].stopped_epoch is not None:
+            return s.stopping
+        return None
+
+    def _fit(self, net, initial_epoch: int, wall_offset: float, saved: dict | None,
+             seed: int) -> str:
+        """Train from ``initial_epoch`` until a rule stops it; record and return what did."""
+        s = self.settings
         x_train, y_train = self.splits["train"]
         x_valid, y_valid = self.splits["valid"]
         order = make_batch_order(s.batch_order, len(x_train), seed, initial_epoch,
                                  (saved or {}).get("batch_order"))
-        lr_decay = PerBatchLearningRateDecay(s.learning_rate, s.decay_factor,
-                                             s.learning_rate_floor)
-        if s.learning_rate_schedule == "per_epoch":
-            lr_decay = keras.callbacks.LearningRateScheduler(
-                lambda epoch: paper.learning_rate_at(epoch * self.steps_per_epoch,
-                                                     s.learning_rate, s.decay_factor,
-                                                     s.learning_rate_floor))
-        wall_time = EpochWallTime(wall_offset)
-        callbacks = [lr_decay, MomentumRamp(s.initial_momentum, s.final_momentum,
-                                            s.momentum_saturation_epochs,
-                                            offset=1 if s.momentum_ramp == "pylearn2" else 0),
-                     wall_time, RaiseOnNonFiniteLoss()]
-        if s.train_monitor_rows:
-            rows = min(s.train_monitor_rows, len(x_train))
-            callbacks.append(TrainSubsetMonitor(x_train[:rows], y_train[:rows].reshape(-1, 1),
-                                                batch_size=s.validation_batch_size))
-        callbacks += list(self.rules.values())
-        optional = {}
-        if s.early_stopping_patience:
-            optional["early_stopping_patience"] = keras.callbacks.EarlyStopping(
-                "val_loss", patience=s.early_stopping_patience, mode="min")
-        if s.stop_on_threshold:
-            optional["stop_on_threshold"] = StopOnThreshold(**s.stop_on_threshold)
-        callbacks += list(optional.values())
-        logged = read_log(self.files.live_log)
-        best = min((float(r["val_loss"]) for r in logged), default=None)
-        self.state.callback_states = {"stopping": active.get_state}
-        self.state.elapsed = wall_time.elapsed
-        self.state.extra_state = lambda epochs: {"batch_order": order.state_before(epochs)}
-        callbacks += [
-            keras.callbacks.ModelCheckpoint(
-                self.files.live_best, monitor="val_loss", mode="min",
-                save_best_only=True, save_weights_only=True, initial_value_threshold=best),
-            keras.callbacks.CSVLogger(self.files.live_log, append=True),
-            self.state]
-
+        logged = read_log(self.files.live_log).rows
+        run = training_callbacks(
+            s, files=self.files, fingerprint=self.fingerprint, rules=self.rules, order=order,
+            steps_per_epoch=self.steps_per_epoch, wall_offset=wall_offset,
+            train_rows=(x_train, y_train),
+            best_val_loss=min((float(r["val_loss"]) for r in logged), default=None))
         train_ds = epoch_blocks(x_train, y_train, order=order, first_epoch=initial_epoch,
                                 last_epoch=s.max_epochs, batch_size=s.batch_size,
                                 block_size=self.block_size)
@@ -570,21 +256,23 @@ class _Trainer:
                 steps_per_epoch=blocks_per_epoch(len(x_train), s.batch_size, self.block_size),
                 validation_data=(x_valid, y_valid.reshape(-1, 1)),
                 validation_batch_size=s.validation_batch_size,
-                shuffle=False, callbacks=callbacks, verbose=self.verbose)
-
+                shuffle=False, callbacks=run.callbacks, verbose=self.verbose)
+        stopped_by = self._stopped_by(run.optional)
         epochs = len(read_log(self.files.live_log))
-        stopped_by = "max_epochs"
-        if active.stopped_epoch is not None:
-            stopped_by = s.stopping
-        if "early_stopping_patience" in optional and \
-                optional["early_stopping_patience"].stopped_epoch > 0:
-            stopped_by = "early_stopping_patience"
-        if "stop_on_threshold" in optional and \
-                optional["stop_on_threshold"].stopped_epoch is not None:
-            stopped_by = "stop_on_threshold"
-        self.state.record(training_ended={"by": stopped_by, "epochs": epochs})
-        self._copy_progress()
-        return net, stopped_by
+        self.saved_state.record(training_ended={"by": stopped_by, "epochs": epochs})
+        return stopped_by
+
+    def _stopped_by(self, optional: dict) -> str:
+        """What ended the fit: an optional built-in, the chosen rule, or the cap."""
+        threshold = optional.get("stop_on_threshold")
+        if threshold is not None and threshold.stopped_epoch is not None:
+            return "stop_on_threshold"
+        early = optional.get("early_stopping_patience")
+        if early is not None and early.stopped_epoch > 0:
+            return "early_stopping_patience"
+        if self.rules[self.settings.stopping].stopped_epoch is not None:
+            return self.settings.stopping
+        return "max_epochs"
 
     def _copy_progress(self):
         copy_atomic(self.files.live_log, self.files.log)
@@ -607,32 +295,22 @@ class _Trainer:
         savez_atomic(self.files.scores, labels=y_test.astype(np.int8),
                      scores=scores[evaluated_weights], scores_final=scores["final"],
                      scores_best_validation=scores["best_validation"])
-        selected = scores[evaluated_weights]
-        spread = float(np.max(selected) - np.min(selected))
-        constant = spread <= 1e-6
-        warnings = []
-        if constant:
-            warnings.append(
-                f"the network's output is constant on the test split (every score "
-                f"{float(selected[0]):.6g}): it learned nothing, its AUC is meaningless. "
-                f"Check the learning rate and the inputs.")
-            log.warning("!" * 78)
-            log.warning("CONSTANT OUTPUT: %s", warnings[-1])
-            log.warning("!" * 78)
         return {"auc": {name: roc_auc(y_test, s) for name, s in scores.items()},
-                "constant_output": constant, "warnings": warnings}
+                "test_rows": int(len(y_test)),
+                **constant_output_check(scores[evaluated_weights])}
 
 
-def _sha256_json(obj) -> str:
-    import hashlib
-
-    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
-
-
-def _versions() -> dict:
-    import keras
-    import tensorflow as tf
-
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": np.__version__,
-            "machine": platform.machine()}
+def constant_output_check(selected: np.ndarray) -> dict:
+    """``constant_output`` (the evaluated scores do not vary) and the ``warnings`` that say
+    so, also logged loudly."""
+    constant = float(np.max(selected) - np.min(selected)) <= 1e-6
+    warnings = []
+    if constant:
+        warnings.append(
+            f"the network's output is constant on the test split (every score "
+            f"{float(selected[0]):.6g}): it learned nothing, its AUC is meaningless. "
+            f"Check the learning rate and the inputs.")
+        log.warning("!" * 78)
+        log.warning("CONSTANT OUTPUT: %s", warnings[-1])
+        log.warning("!" * 78)
+    return {"constant_output": constant, "warnings": warnings}

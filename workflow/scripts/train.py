@@ -3,14 +3,13 @@ from reproduce.rule_logging import log_to_file
 log_to_file(snakemake.log[0])
 
 from reproduce.layout import RunFiles, TFRecordFiles
-from reproduce.model_registry import network_settings, parse_model_name
+from reproduce.model_registry import parse_model_name
 from reproduce.train.gpu_slots import count_gpus, gpu_slot, pin_process_to_gpu
-from reproduce.train.training import TrainingSettings, train_run
+from reproduce.train.settings import settings_for
+from reproduce.train.training import train_run
 
 w, out = snakemake.wildcards, snakemake.output
-settings = TrainingSettings.from_dict(
-    dict(snakemake.params.training, threads=snakemake.threads) | network_settings(w.network)
-)
+settings = settings_for(w.network, snakemake.params.training, threads=snakemake.threads)
 with gpu_slot(count_gpus(snakemake.params.gpus), snakemake.params.gpu_lock_dir) as slot:
     pin_process_to_gpu(slot)  # before TensorFlow starts in train_run
     train_run(

@@ -20,8 +20,14 @@ class EpochBudget(StoppingRule):
 
     Example:
 
-    >>> budget = EpochBudget(1000)
-    >>> model.fit(x, y, epochs=10_000, callbacks=[budget])  # stops after 1000 epochs
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(0.01), "mse")
+    >>> x = np.ones((2, 1), np.float32)
+    >>> budget = EpochBudget(3)
+    >>> history = model.fit(x, x, epochs=100, verbose=0, callbacks=[budget])
+    >>> len(history.epoch), budget.stopped_epoch  # stops after 3 epochs (0-based epoch 2)
+    (3, 2)
     """
 
     rule_name = "authors"

@@ -32,6 +32,8 @@ class MomentumRamp(keras.callbacks.Callback):
 
     Example:
 
+    >>> import keras, numpy as np
+    >>> from reproduce.train.optimizers import ScheduledMomentumSGD
     >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     >>> model.compile(ScheduledMomentumSGD(0.05), "mse")
     >>> x, y = np.zeros((10, 2)), np.zeros((10, 1))

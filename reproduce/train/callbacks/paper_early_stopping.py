@@ -32,9 +32,15 @@ class PaperEarlyStopping(StoppingRule):
 
     Example:
 
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(0.0), "mse")  # rate 0: the loss never improves
+    >>> x = np.ones((2, 1), np.float32)
     >>> stop = PaperEarlyStopping(patience=2, start_epoch=0)
-    >>> model.fit(x, y, validation_data=(xv, yv), epochs=100, callbacks=[stop])
+    >>> history = model.fit(x, x, validation_data=(x, x), epochs=100, verbose=0,
+    ...                     callbacks=[stop])
     >>> stop.stopped_epoch  # 0-based epoch after which training stopped, or None
+    2
     """
 
     rule_name = "paper_text"

@@ -45,9 +45,15 @@ class Pylearn2Termination(StoppingRule):
 
     Example:
 
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(0.0), "mse")  # rate 0: the loss never improves
+    >>> x = np.ones((2, 1), np.float32)
     >>> stop = Pylearn2Termination(patience=10, max_epochs=2)
-    >>> history = model.fit(x, y, validation_data=(xv, yv), epochs=1000, callbacks=[stop])
-    >>> len(history.epoch)  # 12 if the validation loss never improves after epoch 1
+    >>> history = model.fit(x, x, validation_data=(x, x), epochs=1000, verbose=0,
+    ...                     callbacks=[stop])
+    >>> len(history.epoch)  # the validation loss never improves after epoch 1 (#720)
+    12
     """
 
     rule_name = "pylearn2"

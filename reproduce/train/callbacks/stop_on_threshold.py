@@ -20,8 +20,15 @@ class StopOnThreshold(keras.callbacks.Callback):
 
     Example:
 
-    >>> model.fit(x, y, validation_data=(xv, yv), epochs=100,
-    ...           callbacks=[StopOnThreshold("val_auc", 0.85)])
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(0.1), "mse")
+    >>> x = np.ones((2, 1), np.float32)
+    >>> stop = StopOnThreshold("val_loss", 100.0, mode="min")
+    >>> history = model.fit(x, x, validation_data=(x, x), epochs=100, verbose=0,
+    ...                     callbacks=[stop])
+    >>> len(history.epoch), stop.stopped_epoch  # below 100 after the first epoch
+    (1, 0)
     """
 
     def __init__(self, monitor: str = "val_accuracy", threshold: float = 0.9,

@@ -26,8 +26,15 @@ class TrainSubsetMonitor(keras.callbacks.Callback):
 
     Example:
 
-    >>> monitor = TrainSubsetMonitor(x_train[:100_000], y_train[:100_000])
-    >>> model.fit(x_train, y_train, epochs=5, callbacks=[monitor, keras.callbacks.CSVLogger("log.csv")])
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(0.0), "mse")  # rate 0: the weights stay
+    >>> x = np.ones((4, 1), np.float32)
+    >>> monitor = TrainSubsetMonitor(x[:2], x[:2])  # the authors': the first 100,000 rows
+    >>> history = model.fit(x, x, epochs=2, verbose=0, callbacks=[monitor])
+    >>> logs = history.history
+    >>> bool(np.isclose(logs["train_monitor_loss"][-1], logs["loss"][-1]))
+    True
     """
 
     def __init__(self, x, y, prefix: str = "train_monitor_", batch_size: int = 10_000):

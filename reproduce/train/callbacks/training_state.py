@@ -25,10 +25,14 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
     the optimizer steps, the wall time so far, the run's ``fingerprint`` and the state of
     the stateful callbacks). The files are written to ``<directory>.tmp`` and swapped in
     with renames, so a kill at any moment leaves either the previous epoch's complete state
-    or this one's. Like Keras's ``BackupAndRestore``, this one object both saves and
-    restores: ``load`` finishes an interrupted swap and checks what it reads, ``restore``
-    loads the model and checks the optimizer's step counter against the completed epochs,
-    ``record`` adds facts to ``state.json`` (how training ended, that the run finished).
+    or this one's. Like Keras's ``BackupAndRestore``, this one class both saves and
+    restores, and an instance takes everything through its constructor: ``load`` finishes
+    an interrupted swap and checks what it reads, ``restore`` loads the model and checks the
+    optimizer's step counter against the completed epochs, ``record`` adds facts to
+    ``state.json`` (how training ended, that the run finished), ``discard`` deletes it.
+    Those four need only ``directory``: a run reads its saved state before it builds the
+    callbacks (the model, the epoch to start from and the callbacks' states come from it),
+    then fits with the instance that has the rest.
 
     The ``fingerprint`` (a JSON-able dict of every setting and input that changes the
     numbers) is stored with the state; the caller compares it before resuming, so a state
@@ -45,10 +49,22 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
 
     Example:
 
-    >>> state = TrainingStateCheckpoint("run/state", {"model": "deep", "seed": 1},
-    ...                                 {"stop": stopper.get_state}, wall_time.elapsed)
-    >>> model.fit(x, y, epochs=100, callbacks=[stopper, wall_time, state])
-    >>> TrainingStateCheckpoint.load("run/state")["epochs_completed"]
+    >>> import tempfile, keras, numpy as np
+    >>> from reproduce.train.callbacks import EpochBudget, EpochWallTime
+    >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(0.01), "mse")
+    >>> budget, wall_time = EpochBudget(2), EpochWallTime()
+    >>> folder = tempfile.mkdtemp() + "/state"
+    >>> state = TrainingStateCheckpoint(folder, {"model": "tiny", "seed": 1},
+    ...                                 {"stopping": budget.get_state}, wall_time.elapsed)
+    >>> x = np.ones((2, 1), np.float32)  # one batch: one step per epoch
+    >>> _ = model.fit(x, x, epochs=10, verbose=0, callbacks=[budget, wall_time, state])
+    >>> saved = TrainingStateCheckpoint(folder).load()
+    >>> saved["epochs_completed"], saved["callbacks"]["stopping"]["epochs_seen"]
+    (2, 2)
+    >>> restored = TrainingStateCheckpoint(folder).restore(saved, steps_per_epoch=1)
+    >>> int(restored.optimizer.iterations.numpy())
+    2
     """
 
     def __init__(self, directory, fingerprint: dict | None = None,
@@ -86,8 +102,8 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
             state = json.loads(path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise self._corrupt(f"state.json is not valid JSON ({exc})") from None
-        if not isinstance(state, dict) or not isinstance(state.get("epochs_completed"), int) \
-                or state["epochs_completed"] < 1:
+        completed = state.get("epochs_completed") if isinstance(state, dict) else None
+        if not isinstance(completed, int) or completed < 1:
             raise self._corrupt("state.json has no positive integer 'epochs_completed'")
         if not (self.directory / "model.keras").exists():
             raise self._corrupt("model.keras is missing")

@@ -1,0 +1,119 @@
+"""Whether a saved training state belongs to this run: its fingerprint, and the resume plan.
+
+A run's fingerprint holds everything that changes its numbers; a saved state is resumed
+only when its fingerprint equals the run's, or differs only in when training stops and the
+saved epochs are still this run's (``resume_plan``). A resumed run's CSV log is cut back to
+the saved epochs (``keep_log_epochs``), so the log and the state never disagree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+from reproduce.atomic_files import write_text_atomic
+from reproduce.datasets import DatasetSpec
+from reproduce.run_log import read_log
+from reproduce.train.settings import TrainingSettings
+
+# Settings that only decide when training stops. A saved state whose fingerprint differs
+# from the run's only in these can be extended (or found finished) instead of discarded.
+STOPPING_KEYS = ("max_epochs", "stopping", "patience", "dropout_patience",
+                 "min_relative_improvement")
+# Settings that never change the numbers: the block size (each minibatch is one SGD step
+# whatever the block; tests/test_block_steps.py) and the thread count.
+NON_NUMERIC_KEYS = ("steps_per_execution", "threads")
+
+
+def run_fingerprint(*, spec: DatasetSpec, manifest: dict, model: str, feature_set: str,
+                    seed: int, settings: TrainingSettings) -> dict:
+    """Everything that changes a run's numbers: the data (the shards' sha256 from the
+    manifest, the split), the network, the seed and every numeric setting; for the dropout
+    runs also the dropout layer (``reproduce.train.dropout.DROPOUT_LAYER``)."""
+    from reproduce.train.dropout import DROPOUT_LAYER
+
+    dropout = {"dropout_layer": DROPOUT_LAYER} if settings.dropout else {}
+    return dropout | {
+        "dataset": spec.name,
+        "splits": {k: v["range"] for k, v in manifest["splits"].items()},
+        "shards_sha256": sorted(s["sha256"] for split in manifest["splits"].values()
+                                for s in split["shards"]),
+        "model": model, "feature_set": feature_set, "seed": int(seed),
+        "settings": {k: v for k, v in dataclasses.asdict(settings).items()
+                     if k not in NON_NUMERIC_KEYS},
+    }
+
+
+def fingerprint_sha256(fingerprint: dict) -> str:
+    """The sha256 of the fingerprint's canonical JSON (``metrics.json``'s
+    ``fingerprint_sha256``)."""
+    return hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode()).hexdigest()
+
+
+def fingerprint_differences(saved: dict | None, current: dict) -> list[str]:
+    """The keys (``settings.max_epochs``, ``shards_sha256`` ...) whose values differ."""
+    saved = saved or {}
+    diff = []
+    for key in sorted(set(saved) | set(current)):
+        a, b = saved.get(key), current.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            diff += [f"{key}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        elif a != b:
+            diff.append(key)
+    return diff
+
+
+def resume_plan(saved: dict, fingerprint: dict, logged_losses: list[float], rule,
+                settings: TrainingSettings) -> tuple[str, str]:
+    """Decide what to do with a saved state: ("resume" | "afresh", the reason).
+
+    A state is resumed when its fingerprint equals the run's. When they differ only in
+    the settings that decide when training stops (``STOPPING_KEYS``), the saved epochs are
+    still this run's epochs: the run continues (or is found finished) if the new rule,
+    replayed over the logged validation losses, would not have stopped before the last
+    saved epoch and the new cap is not below it. Anything else starts afresh.
+    """
+    diff = fingerprint_differences(saved.get("fingerprint"), fingerprint)
+    if not diff:
+        return "resume", "same settings and data"
+    stopping_only = all(k.startswith("settings.") and k.split(".", 1)[1] in STOPPING_KEYS
+                        for k in diff)
+    if not stopping_only or settings.early_stopping_patience or settings.stop_on_threshold:
+        return "afresh", ("the saved state was produced by other settings or data "
+                          f"({', '.join(diff)} differ)")
+    done = saved["epochs_completed"]
+    if done > settings.max_epochs:
+        return "afresh", (f"the saved state has {done} epochs, more than max_epochs "
+                          f"{settings.max_epochs}")
+    stop = rule.replay(logged_losses)
+    if stop is not None and stop < done - 1:
+        return "afresh", (f"the {settings.stopping} rule would have stopped after epoch "
+                          f"{stop + 1}, but the saved state has {done} epochs")
+    return "resume", f"only {', '.join(diff)} changed: continuing the saved epochs"
+
+
+def keep_log_epochs(path: Path, epochs: int, state_dir: Path) -> list[dict]:
+    """Cut the CSV log at ``path`` to the rows of epochs ``0 .. epochs-1`` (each once, in
+    order) and return them; raise CorruptStateError naming both folders if one is missing."""
+    log = read_log(path)
+    by_epoch = {int(r["epoch"]): r for r in log.rows
+                if r.get("epoch", "").isdigit() and int(r["epoch"]) < epochs}
+    if sorted(by_epoch) != list(range(epochs)):
+        missing = sorted(set(range(epochs)) - set(by_epoch))
+        raise _log_gap(path, epochs, missing, state_dir)
+    rows = [by_epoch[e] for e in range(epochs)]
+    if rows:
+        lines = [",".join(log.header)] + [",".join(r[k] for k in log.header) for r in rows]
+        write_text_atomic(path, "\n".join(lines) + "\n")
+    return rows
+
+
+def _log_gap(path, epochs, missing, state_dir):
+    from reproduce.train.callbacks import CorruptStateError
+
+    return CorruptStateError(
+        f"{path}: the saved training state has {epochs} epochs but the CSV log lacks "
+        f"epoch(s) {', '.join(str(e + 1) for e in missing[:10])}. Delete "
+        f"{state_dir} and {Path(path).parent} to start this run afresh.")
