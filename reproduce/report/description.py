@@ -4,7 +4,8 @@ the versions (``describe_runs``), and the texts of those settings that the table
 captions reuse.
 
 What a setting's value means (a stopping rule, a standardization, the evaluated weights)
-is read through :func:`setting_meaning` only.
+is read through :func:`setting_meaning` only, from the settings' one home
+(``reproduce.train.settings``; standardizations from ``reproduce.data.tfrecords``).
 """
 
 from __future__ import annotations
@@ -14,18 +15,12 @@ import pandas as pd
 from reproduce.data.tfrecords import STANDARDIZATIONS
 from reproduce.datasets import FEATURE_LABELS
 from reproduce.model_registry import model_label
+from reproduce.train.settings import EVALUATED_WEIGHTS, STOPPING_RULES
 
-WEIGHTS_DESCRIPTION = {"final": "the weights when training ended",
-                       "best_validation": "the checkpoint with the lowest validation loss"}
-STOPPING_DESCRIPTION = {
-    "authors": "authors: train every epoch up to the cap (the authors' instruction for the "
-               "paper's results)",
-    "pylearn2": "pylearn2: the released code's criterion as Pylearn2 ran it",
-    "paper_text": "paper_text: the Methods text's rule (momentum saturated, no relative "
-                  "improvement of the validation loss over the patience)",
-}
+# training.stopping's words with the rule's name in front, as the description table shows it
+STOPPING_DESCRIPTION = {name: f"{name}: {meaning}" for name, meaning in STOPPING_RULES.items()}
 # {setting: {value: what it means}}, the one place the report looks a meaning up.
-SETTING_MEANINGS = {"evaluated_weights": WEIGHTS_DESCRIPTION, "stopping": STOPPING_DESCRIPTION,
+SETTING_MEANINGS = {"evaluated_weights": EVALUATED_WEIGHTS, "stopping": STOPPING_DESCRIPTION,
                     "standardize": STANDARDIZATIONS}
 
 

@@ -57,7 +57,7 @@ LEARNING_RATE_SCHEDULES = {
 }
 # evaluation.weights: the weights whose test AUC the tables show (metrics.json has both)
 EVALUATED_WEIGHTS = {
-    "final": "the weights when training ended, as the authors' code evaluated them",
+    "final": "the weights when training ended",  # as the authors' code evaluated them
     "best_validation": "the checkpoint with the lowest validation loss",
 }
 # Every enumerated setting of the config, by its key in the schema. training.standardize's
