@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reproduce.estimate import duration, makespan
-from reproduce.layout import RUN_NAME, RunFiles, run_name
+from reproduce.layout import RUN_NAME, RunFiles
 from reproduce.model_registry import BDT
+from reproduce.runs_plan import planned_runs
+
 RATE_WINDOW = 10  # epochs/hour from the wall time of the last (up to) 10 epochs
 STALLED_AFTER = 3.0  # a run with no epoch for 3 epoch-times (and 10 min) may be dead
 
@@ -206,19 +208,6 @@ def run_row(run: RunStatus, cap: int | None) -> tuple[list[str], float | None]:
     return row, remaining
 
 
-def planned_runs(config: dict) -> list[tuple[str, str]]:
-    """``(dataset, run name)`` of every run the config asks for (networks and BDTs)."""
-    planned = []
-    for dataset in config["datasets"]:
-        for model in config["models"].get(dataset, []):
-            for features in config["feature_sets"]:
-                planned += [(dataset, run_name(model, features, s)) for s in config["seeds"]]
-        if config["bdt"]["enabled"]:
-            planned += [(dataset, run_name(BDT, f, config["seeds"][0]))
-                        for f in config["feature_sets"]]
-    return planned
-
-
 def table(rows: list[list[str]]) -> str:
     header = ["run", "epoch", "learning rate", "momentum", "val loss", "val AUC", "best epoch",
               "what will stop it", "epochs/hour", "ETA"]
@@ -281,7 +270,7 @@ def status_command(results: Path, config: dict | None = None) -> str:
         return max(cap - epochs_done, 0) * times[len(times) // 2] if times else None
 
     present = {(r.dataset, r.name) for r in runs}
-    planned = planned_runs(config)
+    planned = [(run.dataset, run.name) for run in planned_runs(config)]
     waiting = [p for p in planned if p not in present]
     pending = [left.get((r.name, r.dataset)) for r in unfinished]
     pending = [p if p is not None else expected(r.dataset, r.name, r.epochs)
