@@ -425,8 +425,8 @@ def shuffled_batches(tfrecord_dir, split: str, batch_size: int = 100, seed: int 
     n_columns = len(load_manifest(tfrecord_dir)["columns"])
 
     def to_batches(window):
-        rows = window.merge_dims(0, 1) if isinstance(window, tf.RaggedTensor) else \
-            tf.reshape(window, [-1, n_columns])
+        rows = (window.merge_dims(0, 1) if isinstance(window, tf.RaggedTensor)
+                else tf.reshape(window, [-1, n_columns]))
         rows = tf.gather(rows, tf.random.shuffle(tf.range(tf.shape(rows)[0]), seed=seed))
         n = tf.shape(rows)[0]
         full = n - n % batch_size
