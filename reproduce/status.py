@@ -12,17 +12,18 @@ keys) give a row that says so, never an error.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reproduce.estimate import duration, makespan
-from reproduce.layout import RUN_NAME, RunFiles, run_name
+from reproduce.estimate import bdt_seconds, duration, makespan
+from reproduce.layout import RUN_NAME, RunFiles
 from reproduce.model_registry import BDT
+from reproduce.run_log import read_log
+from reproduce.runs_plan import planned_runs
+
 RATE_WINDOW = 10  # epochs/hour from the wall time of the last (up to) 10 epochs
 STALLED_AFTER = 3.0  # a run with no epoch for 3 epoch-times (and 10 min) may be dead
 
@@ -73,34 +74,19 @@ class RunStatus:
         return ((self.state or {}).get("callbacks") or {}).get("stopping") or {}
 
 
-def read_log(path: Path) -> tuple[list[dict], str | None]:
-    """Complete rows of a CSV log being appended to: ``(rows, note)``.
+def read_rows(path: Path) -> tuple[list[dict], str | None]:
+    """Complete rows of a CSV log being appended to, as dicts of floats: ``(rows, note)``.
 
-    A last line without its newline (being written) is left out, as is any row whose
-    field count does not match the header; values are floats (empty: NaN).
+    Read by :func:`reproduce.run_log.read_log`: a last line without its newline (being
+    written) is left out, as is any row whose field count does not match the header (the
+    note counts them); an empty or non-numeric value is NaN. A log that cannot be read gives
+    no rows and a note, never an error.
     """
     try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return [], None
+        log = read_log(path)
     except (OSError, UnicodeDecodeError) as exc:
         return [], f"log unreadable ({exc})"
-    lines = text.splitlines(keepends=True)
-    if not lines or not lines[0].endswith("\n"):
-        return [], None
-    complete = [line for line in lines if line.endswith("\n")]
-    reader = csv.reader(io.StringIO("".join(complete)))
-    header = next(reader)
-    rows, skipped = [], 0
-    for values in reader:
-        if len(values) != len(header):
-            skipped += 1
-            continue
-        try:
-            rows.append({k: float(v) if v != "" else math.nan for k, v in zip(header, values)})
-        except ValueError:
-            skipped += 1
-    return rows, f"{skipped} malformed log line(s) skipped" if skipped else None
+    return log.floats(), f"{log.skipped} malformed log line(s) skipped" if log.skipped else None
 
 
 def read_json(path: Path) -> tuple[dict | None, str | None]:
@@ -123,7 +109,7 @@ def read_run(folder: Path, dataset: str) -> RunStatus:
     log = files.live_log
     if not log.exists():
         log = files.log
-    run.rows, note = read_log(log)
+    run.rows, note = read_rows(log)
     if log.exists():
         try:
             run.log_age = time.time() - log.stat().st_mtime
@@ -206,19 +192,6 @@ def run_row(run: RunStatus, cap: int | None) -> tuple[list[str], float | None]:
     return row, remaining
 
 
-def planned_runs(config: dict) -> list[tuple[str, str]]:
-    """``(dataset, run name)`` of every run the config asks for (networks and BDTs)."""
-    planned = []
-    for dataset in config["datasets"]:
-        for model in config["models"].get(dataset, []):
-            for features in config["feature_sets"]:
-                planned += [(dataset, run_name(model, features, s)) for s in config["seeds"]]
-        if config["bdt"]["enabled"]:
-            planned += [(dataset, run_name(BDT, f, config["seeds"][0]))
-                        for f in config["feature_sets"]]
-    return planned
-
-
 def table(rows: list[list[str]]) -> str:
     header = ["run", "epoch", "learning rate", "momentum", "val loss", "val AUC", "best epoch",
               "what will stop it", "epochs/hour", "ETA"]
@@ -234,54 +207,72 @@ def status_command(results: Path, config: dict | None = None) -> str:
     and to know the epoch cap before any run has finished.
     """
     runs = scan(results)
-    networks = [r for r in runs if r.model != BDT]
-    bdts = [r for r in runs if r.model == BDT]
     finished = [r for r in runs if r.finished]
     out = [f"# {results}/: {len(runs)} run folder(s), {len(finished)} finished"]
     rows, left = [], {}
-    for run in networks:
+    for run in runs:
+        if run.model == BDT:
+            continue
         row, left[run.name, run.dataset] = run_row(run, max_epochs_of(run, config, finished))
         rows.append(row)
-    for run in bdts:
-        auc = (run.metrics or {}).get("test_auc")
-        what = ((f"done, test AUC {auc:.4f}" if isinstance(auc, float) else "done")
-                if run.finished else "BDT (no progress files: running or waiting)")
-        rows.append([f"{run.dataset}/{run.name}", "-", "-", "-", "-", "-", "-", what, "-",
-                     "done" if run.finished else "?"])
+    rows += [bdt_row(run) for run in runs if run.model == BDT]
     out += ["", table(rows)] if rows else ["No run has started yet."]
-
     unfinished = [r for r in runs if not r.finished]
     if config is None:
-        known = [left[r.name, r.dataset] for r in unfinished
-                 if left.get((r.name, r.dataset)) is not None]
-        out += ["", "Runs not started yet: unknown (pass the run's --configfile/--config to "
-                "count them)."]
-        if unfinished:
-            out.append(f"The runs in progress with an ETA end in at most "
-                       f"{duration(max(known)) if known else '?'}; "
-                       f"{len(unfinished) - len(known)} without one; the workflow's ETA is "
-                       f"unknown without the config.")
-        return "\n".join(out)
+        return "\n".join(out + eta_without_config(unfinished, left))
+    return "\n".join(out + eta_of_the_plan(runs, left, config))
 
-    # Runs without their own rate yet (and runs not started) take as long as the runs of
-    # their model timed so far (median seconds per epoch), to the cap; a BDT as estimated.
-    from reproduce.estimate import bdt_seconds
 
-    cap = int(config["training"]["max_epochs"])
-    per_epoch: dict = {}
-    for run in networks:
-        if rate := run.epochs_per_hour():
-            per_epoch.setdefault((run.dataset, run.model), []).append(3600 / rate)
+def bdt_row(run: RunStatus) -> list[str]:
+    """The table row of a BDT run: it writes no progress files, only its metrics at the end."""
+    auc = (run.metrics or {}).get("test_auc")
+    what = ((f"done, test AUC {auc:.4f}" if isinstance(auc, float) else "done")
+            if run.finished else "BDT (no progress files: running or waiting)")
+    return [f"{run.dataset}/{run.name}", "-", "-", "-", "-", "-", "-", what, "-",
+            "done" if run.finished else "?"]
 
-    def expected(dataset: str, name: str, epochs_done: int = 0) -> float | None:
-        model = RUN_NAME.match(name).group("model") if RUN_NAME.match(name) else name
+
+def eta_without_config(unfinished: list[RunStatus], left: dict) -> list[str]:
+    """The lines after the table without a config: the runs in progress only."""
+    known = [left[r.name, r.dataset] for r in unfinished
+             if left.get((r.name, r.dataset)) is not None]
+    out = ["", "Runs not started yet: unknown (pass the run's --configfile/--config to "
+           "count them)."]
+    if unfinished:
+        out.append(f"The runs in progress with an ETA end in at most "
+                   f"{duration(max(known)) if known else '?'}; "
+                   f"{len(unfinished) - len(known)} without one; the workflow's ETA is "
+                   f"unknown without the config.")
+    return out
+
+
+class _ExpectedSeconds:
+    """Seconds a run without its own rate yet (or not started) takes: as long as the runs of
+    its model timed so far (median seconds per epoch), to the cap; a BDT as estimated."""
+
+    def __init__(self, networks: list[RunStatus], config: dict):
+        self.config = config
+        self.cap = int(config["training"]["max_epochs"])
+        self.per_epoch: dict = {}
+        for run in networks:
+            if rate := run.epochs_per_hour():
+                self.per_epoch.setdefault((run.dataset, run.model), []).append(3600 / rate)
+
+    def __call__(self, dataset: str, name: str, epochs_done: int = 0) -> float | None:
+        match = RUN_NAME.match(name)
+        model = match.group("model") if match else name
         if model == BDT:
-            return bdt_seconds(config, dataset)
-        times = sorted(per_epoch.get((dataset, model), []))
-        return max(cap - epochs_done, 0) * times[len(times) // 2] if times else None
+            return bdt_seconds(self.config, dataset)
+        times = sorted(self.per_epoch.get((dataset, model), []))
+        return max(self.cap - epochs_done, 0) * times[len(times) // 2] if times else None
 
+
+def eta_of_the_plan(runs: list[RunStatus], left: dict, config: dict) -> list[str]:
+    """The lines after the table with a config: the runs not started and the workflow's ETA."""
+    expected = _ExpectedSeconds([r for r in runs if r.model != BDT], config)
+    unfinished = [r for r in runs if not r.finished]
     present = {(r.dataset, r.name) for r in runs}
-    planned = planned_runs(config)
+    planned = [(run.dataset, run.name) for run in planned_runs(config)]
     waiting = [p for p in planned if p not in present]
     pending = [left.get((r.name, r.dataset)) for r in unfinished]
     pending = [p if p is not None else expected(r.dataset, r.name, r.epochs)
@@ -292,12 +283,12 @@ def status_command(results: Path, config: dict | None = None) -> str:
                       if p is None and RUN_NAME.match(n)})
     slots = max(len(unfinished), 1)  # a run folder exists from the job's start
     span = duration(makespan([p for p in pending if p is not None], slots))
-    out += ["", f"Runs not started yet: {len(waiting)} of {len(planned)} planned."]
+    out = ["", f"Runs not started yet: {len(waiting)} of {len(planned)} planned."]
     if unknown:
         out.append(f"Workflow ETA: unknown until a run of {', '.join(unknown)} has logged an "
                    f"epoch (the rest: up to {span} with {slots} run(s) at a time, as now).")
     else:
         out.append(f"Workflow ETA: at most {span} with {slots} run(s) at a time, as now "
-                   f"(every network to the cap of {cap} epochs, BDTs at the estimate's rate; "
-                   f"the report not counted).")
-    return "\n".join(out)
+                   f"(every network to the cap of {expected.cap} epochs, BDTs at the "
+                   f"estimate's rate; the report not counted).")
+    return out

@@ -138,6 +138,28 @@ def test_half_written_and_missing_files(tmp_path):
     assert row_of(text, "deep-complete-seed1").split()[1] == "3"
 
 
+def test_malformed_log_lines_are_skipped_and_counted(tmp_path):
+    # 4 epochs logged, of which the 2nd and the 4th lost a field: 2 complete epochs are
+    # counted, the last complete one (the 3rd line, val_loss 0.45) is shown, and the note
+    # counts the 2 lines left out; an empty field is no value ("-"), not a skipped line.
+    run = write_run(tmp_path, "deep-low-seed1", [], 10.0)
+    (run / "progress" / "log.csv").write_text(
+        HEADER
+        + "0,0.7,0.6,0.71,0.5,0.04,0.9,10\n"
+        + "1,0.7,0.6,0.71,0.48,0.04,20\n"
+        + "2,0.7,0.6,,0.45,0.04,0.9,30\n"
+        + "3,0.7,0.6,0.71,0.44,0.04\n")
+    row = row_of(status_command(tmp_path), "deep-low-seed1")
+    cells = row.split()
+    assert cells[1] == "2" and cells[4] == "0.45000" and cells[5] == "-"
+    assert row.endswith("[2 malformed log line(s) skipped]")
+    # a log that is a folder cannot be read: a note, not an error
+    other = write_run(tmp_path, "shallow-low-seed1", [], 10.0)
+    (other / "progress" / "log.csv").unlink()
+    (other / "progress" / "log.csv").mkdir()
+    assert "log unreadable" in row_of(status_command(tmp_path), "shallow-low-seed1")
+
+
 def test_command_line_bad_input(tmp_path):
     proc = status("--results", str(tmp_path / "nowhere"))
     assert proc.returncode == 1 and "no results folder" in proc.stderr

@@ -10,12 +10,12 @@ unless it is verified.
 Only ``http://``, ``https://``, ``file://`` URLs and plain local paths are accepted. A mirror
 whose host name does not resolve is skipped at once (no network is not a transient error
 worth minutes of backoff); when every mirror fails, the error ends with what to do: the
-file's name, size and sha256, and where to put a copy fetched by hand.
+file's name, size and sha256, and where to put a copy fetched by hand. What makes a file the
+expected one (size, sha256, a complete gzip stream, the lock file) is ``reproduce.data.verify``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -25,29 +25,27 @@ import threading
 import time
 import urllib.parse
 import zipfile
-import zlib
 from pathlib import Path
 
 import requests
 
-from reproduce.atomic_files import sha256_of, write_json_atomic
+from reproduce.atomic_files import write_json_atomic
+from reproduce.data.verify import (
+    CHUNK,
+    CorruptDownloadError,
+    DownloadError,
+    gzip_stream_problem,
+    read_lock_file,
+    verify_data_file,
+)
 
 log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
-CHUNK = 1 << 20
 STREAM_CHUNK = 1 << 16  # a dropped connection loses at most this much of what arrived
 SUPPORTED_SCHEMES = ("http", "https", "file")  # and plain local paths (no scheme)
 NETWORK_SCHEMES = ("http", "https")
-
-
-class DownloadError(RuntimeError):
-    """A download that cannot give the expected file (after retries and mirrors)."""
-
-
-class CorruptDownloadError(DownloadError):
-    """The bytes arrived in full but are not the expected file: never resumed from."""
 
 
 class HostNotFoundError(DownloadError):
@@ -161,38 +159,6 @@ def _hosts_that_do_not_resolve(urls, timeout: float) -> set[str]:
     return {host for host in hosts if not resolved.get(host, False)}
 
 
-def gzip_stream_problem(path) -> str | None:
-    """What keeps ``path`` from being a complete gzip file, or None if nothing does.
-
-    The file is decompressed to its end (every member of a multi-member file; zero padding
-    after the last member is allowed) without keeping the output. A transfer cut short ends
-    before the end-of-stream marker of its last member: the answer then starts with
-    "truncated".
-    """
-    decompressor = None
-    offset = 0
-    with open(path, "rb") as f:
-        while block := f.read(CHUNK):
-            data = block
-            while data:
-                if decompressor is None or decompressor.eof:
-                    if decompressor is not None and not data.strip(b"\0"):
-                        break  # zero padding after the last member
-                    decompressor = zlib.decompressobj(wbits=31)
-                try:
-                    decompressor.decompress(data)
-                except zlib.error as exc:
-                    return f"not valid gzip data near byte {offset:,} ({exc})"
-                data = decompressor.unused_data if decompressor.eof else b""
-            offset += len(block)
-    if decompressor is None:
-        return "an empty file"
-    if not decompressor.eof:
-        return (f"truncated: the gzip stream stops after {offset:,} bytes, before its "
-                f"end-of-stream marker")
-    return None
-
-
 def _transfer_complete(part: Path, *, is_zip: bool, size: int | None) -> bool:
     """Whether a transfer that came without a Content-Length got the whole file.
 
@@ -243,39 +209,8 @@ def _stream_http(url: str, part: Path, *, timeout: float, retries: int, backoff:
         headers = {"Range": f"bytes={have}-"} if have else {}
         try:
             with session.get(url, headers=headers, stream=True, timeout=timeout) as resp:
-                if resp.status_code == 416 and have:
-                    return  # the part file already holds everything the server has
-                if resp.status_code >= 500:
-                    raise requests.HTTPError(f"HTTP {resp.status_code}", response=resp)
-                if resp.status_code >= 400:
-                    raise DownloadError(f"{url}: HTTP {resp.status_code} {resp.reason}")
-                if have and resp.status_code == 200:
-                    have = 0  # the server ignored Range: start again
-                mode = "ab" if have else "wb"
-                length = resp.headers.get("Content-Length")
-                total = have + int(length) if length is not None else None
-                ctype = resp.headers.get("Content-Type", "")
-                if "text/html" in ctype:
-                    raise CorruptDownloadError(f"{url}: expected the data file, got an HTML "
-                                               f"page (Content-Type {ctype})")
-                progress = _Progress(total, have, label)
-                received = 0
-                try:
-                    with open(part, mode) as out:
-                        for block in resp.iter_content(STREAM_CHUNK):
-                            out.write(block)
-                            received += len(block)
-                            progress.update(len(block))
-                finally:
-                    progress.close()
-                if length is not None and received < int(length):
-                    raise requests.ConnectionError(
-                        f"connection closed after {received:,} of {int(length):,} bytes")
-                if length is None and not is_complete(part):
-                    raise requests.ConnectionError(
-                        f"connection closed after {have + received:,} bytes with no "
-                        f"Content-Length, before the end of the file")
-                return
+                _receive(resp, url, part, have, label=label, is_complete=is_complete)
+            return
         except TRANSIENT_ERRORS as exc:
             if (lookup := _name_resolution_failure(exc)) is not None:
                 raise HostNotFoundError(f"{url}: {lookup} (no network or no DNS on this "
@@ -290,6 +225,43 @@ def _stream_http(url: str, part: Path, *, timeout: float, retries: int, backoff:
             time.sleep(wait)
         except requests.RequestException as exc:  # invalid URL, redirect loop, ...
             raise DownloadError(f"{url}: {type(exc).__name__}: {exc}") from exc
+
+
+def _receive(resp: requests.Response, url: str, part: Path, have: int, *, label: str,
+             is_complete) -> None:
+    """Write one response's body to ``part`` (appended after its ``have`` bytes when the
+    server honoured the Range request). A 5xx or a body cut short raises a transient
+    ``requests`` error (the caller retries); a 4xx or an HTML page raises DownloadError."""
+    if resp.status_code == 416 and have:
+        return  # the part file already holds everything the server has
+    if resp.status_code >= 500:
+        raise requests.HTTPError(f"HTTP {resp.status_code}", response=resp)
+    if resp.status_code >= 400:
+        raise DownloadError(f"{url}: HTTP {resp.status_code} {resp.reason}")
+    if have and resp.status_code == 200:
+        have = 0  # the server ignored Range: start again
+    length = resp.headers.get("Content-Length")
+    ctype = resp.headers.get("Content-Type", "")
+    if "text/html" in ctype:
+        raise CorruptDownloadError(f"{url}: expected the data file, got an HTML "
+                                   f"page (Content-Type {ctype})")
+    progress = _Progress(have + int(length) if length is not None else None, have, label)
+    received = 0
+    try:
+        with open(part, "ab" if have else "wb") as out:
+            for block in resp.iter_content(STREAM_CHUNK):
+                out.write(block)
+                received += len(block)
+                progress.update(len(block))
+    finally:
+        progress.close()
+    if length is not None and received < int(length):
+        raise requests.ConnectionError(
+            f"connection closed after {received:,} of {int(length):,} bytes")
+    if length is None and not is_complete(part):
+        raise requests.ConnectionError(
+            f"connection closed after {have + received:,} bytes with no "
+            f"Content-Length, before the end of the file")
 
 
 def _fetch_one(url: str, part: Path, **kwargs) -> None:
@@ -318,75 +290,6 @@ def _unzip_csv_gz(zip_path: Path, dest_part: Path, url: str) -> None:
                 shutil.copyfileobj(src, out, CHUNK)
     except zipfile.BadZipFile as exc:
         raise CorruptDownloadError(f"{url}: not a valid zip archive ({exc})") from exc
-
-
-def verify_data_file(path, *, size: int | None, sha256: str | None, source: str | None = None,
-                     check_gzip: bool = False) -> str:
-    """Check a data file against its expected size and sha256; return its sha256.
-
-    Args:
-        path: the file.
-        size: expected byte size (None: not checked).
-        sha256: expected hex digest (None: not checked).
-        source: where the bytes came from, for the message (default: ``path``).
-        check_gzip: also decompress it to its end (what stands in for a checksum when none
-            is published).
-
-    Raises:
-        CorruptDownloadError naming the source and what differs.
-    """
-    path = Path(path)
-    source = source or str(path)
-    actual_size = path.stat().st_size
-    if size is not None and actual_size != size:
-        raise CorruptDownloadError(f"{source}: expected {size:,} bytes, got {actual_size:,}")
-    if check_gzip and (problem := gzip_stream_problem(path)):
-        raise CorruptDownloadError(f"{source}: expected a complete gzip file, got {problem}")
-    digest = sha256_of(path)
-    if sha256 is not None and digest != sha256.lower():
-        raise CorruptDownloadError(f"{source}: expected sha256 {sha256}, got {digest}")
-    return digest
-
-
-def read_lock_file(lock_file) -> dict | None:
-    """``{"size", "sha256", ...}`` recorded by the first download, or None if there is none."""
-    lock = Path(lock_file) if lock_file else None
-    if lock is None or not lock.exists():
-        return None
-    return json.loads(lock.read_text())
-
-
-def lock_file_path(dest) -> Path:
-    """Where the size and sha256 of a file with no published checksum are recorded."""
-    dest = Path(dest)
-    return dest.with_name(dest.name + ".lock.json")
-
-
-def verify_file_in_place(path, *, size: int | None, sha256: str | None) -> str:
-    """Verify a data file at its final place (downloaded earlier or put there by hand).
-
-    Args:
-        path: the ``.csv.gz`` under ``resources/``.
-        size, sha256: the published values; where there are none, those recorded in its lock
-            file (``lock_file_path``) are used, and with no lock file only the size and
-            sha256 are reported.
-
-    Returns:
-        The file's sha256. Raises DownloadError naming the file, what differs and what to do.
-    """
-    path = Path(path)
-    recorded = read_lock_file(lock_file_path(path)) if sha256 is None else None
-    if recorded is not None:
-        size, sha256 = size or recorded.get("size"), recorded["sha256"]
-    try:
-        digest = verify_data_file(path, size=size, sha256=sha256)
-    except CorruptDownloadError as exc:
-        raise DownloadError(f"{exc}: this is not the expected file; delete it (the download "
-                            f"rule then fetches it again) or replace it with the right one"
-                            ) from exc
-    log.info("%s: %s bytes, sha256 %s (%s)", path, f"{path.stat().st_size:,}", digest,
-             "verified" if sha256 else "no checksum to compare with")
-    return digest
 
 
 def manual_download_instructions(dest, urls, *, size: int | None, sha256: str | None,
@@ -458,33 +361,13 @@ def fetch_dataset_file(urls, dest, *, size: int | None = None, sha256: str | Non
     failures = []
     session = requests.Session()
     for url in urls:
-        is_zip = urllib.parse.urlparse(url).path.endswith(".zip")
-        part = dest.with_name(dest.name + (".zip.part" if is_zip else ".part"))
         try:
-            check_url(url)
-            host = urllib.parse.urlparse(url).hostname
-            if url_scheme(url) in NETWORK_SCHEMES and host in unresolved:
-                raise HostNotFoundError(f"{url}: host name {host!r} does not resolve (no "
-                                        f"network or no DNS on this machine?)")
-            log.info("fetching %s -> %s", url, dest)
-            _fetch_one(url, part, timeout=timeout, retries=retries, backoff=backoff,
-                       session=session, label=dest.name,
-                       is_complete=lambda p, z=is_zip: _transfer_complete(p, is_zip=z,
-                                                                          size=size))
-            if is_zip:
-                _check_magic(part, url, ZIP_MAGIC, "a zip archive")
-                csv_part = dest.with_name(dest.name + ".part")
-                _unzip_csv_gz(part, csv_part, url)
-                part.unlink()
-                part = csv_part
-            _check_magic(part, url, GZIP_MAGIC, "gzip data")
-            digest = verify_data_file(part, size=size, sha256=sha256, source=url,
-                                      check_gzip=sha256 is None)
+            part, digest = _fetch_from(url, dest, size=size, sha256=sha256,
+                                       unresolved=unresolved, session=session,
+                                       timeout=timeout, retries=retries, backoff=backoff)
         except DownloadError as exc:
             log.warning("%s", exc)
             failures.append(str(exc))
-            if isinstance(exc, CorruptDownloadError):
-                part.unlink(missing_ok=True)  # complete but wrong: never resume from it
             continue
         os.replace(part, dest)
         if lock is not None and recorded is None:
@@ -497,3 +380,38 @@ def fetch_dataset_file(urls, dest, *, size: int | None = None, sha256: str | Non
     raise DownloadError(f"could not fetch {dest.name}:\n  " + "\n  ".join(failures) + "\n"
                         + manual_download_instructions(dest, urls, size=size, sha256=sha256,
                                                        dataset=dataset))
+
+
+def _fetch_from(url: str, dest: Path, *, size: int | None, sha256: str | None,
+                unresolved: set[str], **stream) -> tuple[Path, str]:
+    """Fetch one location of ``dest`` into a ``.part`` file beside it (unpacked if a zip)
+    and verify it: ``(the verified part file, its sha256)``.
+
+    ``stream``: ``session``, ``timeout``, ``retries``, ``backoff`` for :func:`_stream_http`.
+    Raises DownloadError; a complete but wrong file (CorruptDownloadError) is deleted first,
+    so that no later try resumes from it.
+    """
+    is_zip = urllib.parse.urlparse(url).path.endswith(".zip")
+    part = dest.with_name(dest.name + (".zip.part" if is_zip else ".part"))
+    try:
+        check_url(url)
+        host = urllib.parse.urlparse(url).hostname
+        if url_scheme(url) in NETWORK_SCHEMES and host in unresolved:
+            raise HostNotFoundError(f"{url}: host name {host!r} does not resolve (no "
+                                    f"network or no DNS on this machine?)")
+        log.info("fetching %s -> %s", url, dest)
+        _fetch_one(url, part, label=dest.name,
+                   is_complete=lambda p: _transfer_complete(p, is_zip=is_zip, size=size),
+                   **stream)
+        if is_zip:
+            _check_magic(part, url, ZIP_MAGIC, "a zip archive")
+            csv_part = dest.with_name(dest.name + ".part")
+            _unzip_csv_gz(part, csv_part, url)
+            part.unlink()
+            part = csv_part
+        _check_magic(part, url, GZIP_MAGIC, "gzip data")
+        return part, verify_data_file(part, size=size, sha256=sha256, source=url,
+                                      check_gzip=sha256 is None)
+    except CorruptDownloadError:
+        part.unlink(missing_ok=True)  # complete but wrong: never resume from it
+        raise

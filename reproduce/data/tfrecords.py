@@ -215,6 +215,14 @@ class _ShardWriter:
         for shard in self.shards:
             shard["sha256"] = sha256_of(self.out_dir / shard["file"])
 
+    def discard(self):
+        """Close the open shard, if any, and delete every shard written (after an error)."""
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        for shard in self.shards:
+            (self.out_dir / shard["file"]).unlink(missing_ok=True)
+
 
 def check_both_classes(writers: dict, spec: DatasetSpec, csv_path: Path) -> None:
     """Raise InputFormatError naming the split if a split holds only one class.
@@ -278,50 +286,68 @@ def write_tfrecord_shards(csv_path, files, spec: DatasetSpec, *, rows_per_shard:
     Path(files.statistics).parent.mkdir(parents=True, exist_ok=True)
     for stale in (files.manifest, files.statistics):
         Path(stale).unlink(missing_ok=True)
-    n_columns = len(spec.columns)
     writers = {
         split: _ShardWriter(out_dir, split, end - start, rows_per_shard, rows_per_record,
-                            n_columns)
+                            len(spec.columns))
         for split, (start, end) in spec.splits.items()
     }
     stats = _RunningStats(len(spec.features))
-    t0 = last = time.monotonic()
-    rows_seen = 0
+    t0 = time.monotonic()
     try:
-        for first_line, block in iter_csv_blocks(csv_path, n_columns):
-            start_row = first_line - 1
-            end_row = start_row + len(block)
-            for split, (s0, s1) in spec.splits.items():
-                lo, hi = max(s0, start_row), min(s1, end_row)
-                if lo < hi:
-                    part = block[lo - start_row:hi - start_row]
-                    writers[split].add(part)
-                    if split == "train":
-                        stats.add(part[:, 1:])
-            rows_seen = end_row
-            now = time.monotonic()
-            if now - last >= progress_every:
-                last = now
-                log.info("%s: %s rows converted, %.0f rows/s", csv_path.name,
-                         f"{rows_seen:,}", rows_seen / (now - t0))
-        if rows_seen == 0:
-            raise InputFormatError(f"{csv_path}: empty file, expected {spec.rows:,} rows")
-        if rows_seen != spec.rows:
-            raise InputFormatError(f"{csv_path}: expected {spec.rows:,} rows, found "
-                                   f"{rows_seen:,} (truncated file, or the wrong file?)")
+        rows_seen = _convert_rows(csv_path, spec, writers, stats, progress_every)
         check_both_classes(writers, spec, csv_path)
         for writer in writers.values():
             writer.close()
     except BaseException:
         for writer in writers.values():
-            if writer._writer is not None:
-                writer._writer.close()
-            for shard in writer.shards:
-                (out_dir / shard["file"]).unlink(missing_ok=True)
+            writer.discard()
         raise
     statistics = stats.as_dict(spec.features)
     statistics["strictly_positive"] = [m > 0 for m in statistics["min"]]
-    manifest = {
+    manifest = _manifest(csv_path, spec, writers, rows_per_record)
+    write_json_atomic(files.statistics, statistics)
+    write_json_atomic(files.manifest, manifest)
+    remove_shards_not_in_manifest(out_dir, manifest)
+    log.info("%s: %s rows in %.1f s", csv_path.name, f"{rows_seen:,}", time.monotonic() - t0)
+    return manifest
+
+
+def _convert_rows(csv_path: Path, spec: DatasetSpec, writers: dict, stats: _RunningStats,
+                  progress_every: float) -> int:
+    """Every row of ``csv_path`` to the writer of its split (the training rows also into
+    ``stats``), with a progress line every ``progress_every`` seconds; returns the rows read.
+
+    Raises InputFormatError if the file holds no row, or not ``spec.rows``.
+    """
+    t0 = last = time.monotonic()
+    rows_seen = 0
+    for first_line, block in iter_csv_blocks(csv_path, len(spec.columns)):
+        start_row = first_line - 1
+        end_row = start_row + len(block)
+        for split, (s0, s1) in spec.splits.items():
+            lo, hi = max(s0, start_row), min(s1, end_row)
+            if lo < hi:
+                part = block[lo - start_row:hi - start_row]
+                writers[split].add(part)
+                if split == "train":
+                    stats.add(part[:, 1:])
+        rows_seen = end_row
+        now = time.monotonic()
+        if now - last >= progress_every:
+            last = now
+            log.info("%s: %s rows converted, %.0f rows/s", csv_path.name,
+                     f"{rows_seen:,}", rows_seen / (now - t0))
+    if rows_seen == 0:
+        raise InputFormatError(f"{csv_path}: empty file, expected {spec.rows:,} rows")
+    if rows_seen != spec.rows:
+        raise InputFormatError(f"{csv_path}: expected {spec.rows:,} rows, found "
+                               f"{rows_seen:,} (truncated file, or the wrong file?)")
+    return rows_seen
+
+
+def _manifest(csv_path: Path, spec: DatasetSpec, writers: dict, rows_per_record: int) -> dict:
+    """The manifest of a finished conversion: the format, the columns, each split's shards."""
+    return {
         "format_version": FORMAT_VERSION,
         "dataset": spec.name,
         "source": csv_path.name,
@@ -336,11 +362,6 @@ def write_tfrecord_shards(csv_path, files, spec: DatasetSpec, *, rows_per_shard:
             for split in SPLITS
         },
     }
-    write_json_atomic(files.statistics, statistics)
-    write_json_atomic(files.manifest, manifest)
-    remove_shards_not_in_manifest(out_dir, manifest)
-    log.info("%s: %s rows in %.1f s", csv_path.name, f"{rows_seen:,}", time.monotonic() - t0)
-    return manifest
 
 
 # ---------------------------------------------------------------- reading
@@ -404,8 +425,8 @@ def shuffled_batches(tfrecord_dir, split: str, batch_size: int = 100, seed: int 
     n_columns = len(load_manifest(tfrecord_dir)["columns"])
 
     def to_batches(window):
-        rows = window.merge_dims(0, 1) if isinstance(window, tf.RaggedTensor) else \
-            tf.reshape(window, [-1, n_columns])
+        rows = (window.merge_dims(0, 1) if isinstance(window, tf.RaggedTensor)
+                else tf.reshape(window, [-1, n_columns]))
         rows = tf.gather(rows, tf.random.shuffle(tf.range(tf.shape(rows)[0]), seed=seed))
         n = tf.shape(rows)[0]
         full = n - n % batch_size

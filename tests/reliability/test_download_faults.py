@@ -204,7 +204,7 @@ def test_zip_member_names_cannot_write_outside(http_server, tmp_path, sample, me
 def test_file_put_in_place_by_hand_is_verified(tmp_path, sample):
     """Issue 15's instructions say a copy put under resources/ by hand is verified on the
     next run (the conversion step calls ``verify_file_in_place`` first)."""
-    from reproduce.data.download import verify_file_in_place
+    from reproduce.data.verify import verify_file_in_place
 
     by_hand = tmp_path / "resources" / "HIGGS" / "HIGGS.csv.gz"
     by_hand.parent.mkdir(parents=True)
@@ -251,7 +251,7 @@ def test_gzip_end_check_agrees_with_python_gzip(tmp_path, sample, make):
     import gzip
     import zlib
 
-    from reproduce.data.download import gzip_stream_problem
+    from reproduce.data.verify import gzip_stream_problem
 
     data = make(sample.data)
     path = tmp_path / "f.csv.gz"

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from reproduce import runs_plan
 from reproduce.datasets import DATASETS, FEATURE_SETS, get_dataset
 from reproduce.layout import (
     RUN,
@@ -73,34 +74,27 @@ def source_file(wildcards):
     return f"resources/{wildcards.dataset}/{dataset_spec(wildcards.dataset).filename}"
 
 
+def expand_runs(pattern, runs):
+    """``pattern`` expanded over ``runs`` (reproduce.runs_plan.PlannedRun), in their order."""
+    return expand(
+        pattern,
+        zip,
+        dataset=[run.dataset for run in runs],
+        model=[run.model for run in runs],
+        features=[run.features for run in runs],
+        seed=[run.seed for run in runs],
+    )
+
+
 def network_runs(pattern):
     """``pattern`` expanded over every network run of the config."""
-    paths = []
-    for dataset in config["datasets"]:
-        paths += expand(
-            pattern,
-            dataset=dataset,
-            model=config["models"].get(dataset, []),
-            features=config["feature_sets"],
-            seed=config["seeds"],
-        )
-    return paths
+    return expand_runs(pattern, runs_plan.network_runs(config))
 
 
 def all_runs(pattern):
-    """``pattern`` expanded over every run: the networks and, if enabled, the BDT. The
-    BDT runs once per feature set (first seed): without subsampling, scikit-learn's
-    histogram boosting does not depend on the seed, so replicas would be identical."""
-    paths = network_runs(pattern)
-    if config["bdt"]["enabled"]:
-        paths += expand(
-            pattern,
-            dataset=config["datasets"],
-            model=[BDT],
-            features=config["feature_sets"],
-            seed=config["seeds"][:1],
-        )
-    return paths
+    """``pattern`` expanded over every run: the networks and, if enabled, the BDTs
+    (reproduce.runs_plan.planned_runs)."""
+    return expand_runs(pattern, runs_plan.planned_runs(config))
 
 
 def fig8_runs(dataset):

@@ -10,7 +10,8 @@ log_to_file(snakemake.log[0])
 import logging
 from pathlib import Path
 
-from reproduce.data.download import DownloadError, fetch_dataset_file, lock_file_path
+from reproduce.data.download import DownloadError, fetch_dataset_file
+from reproduce.data.verify import lock_file_path
 
 spec = snakemake.params.spec
 dest = Path(snakemake.output[0])

@@ -2,7 +2,7 @@ from reproduce.rule_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 
-from reproduce.data.download import verify_file_in_place
+from reproduce.data.verify import verify_file_in_place
 from reproduce.data.tfrecords import write_tfrecord_shards
 from reproduce.layout import TFRecordFiles
 

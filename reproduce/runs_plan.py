@@ -1,0 +1,69 @@
+"""The runs a config asks for, in one list: the workflow expands its file patterns over it
+(``workflow/rules/common.smk``) and ``python -m reproduce status`` counts the runs not
+started yet from it.
+
+Example:
+
+>>> config = {"datasets": ["HIGGS"], "models": {"HIGGS": ["deep"]}, "feature_sets": ["low"],
+...           "seeds": [1, 2], "bdt": {"enabled": True}}
+>>> [run.name for run in planned_runs(config)]
+['deep-low-seed1', 'deep-low-seed2', 'bdt-low-seed1']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from reproduce.layout import run_name
+from reproduce.model_registry import BDT
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedRun:
+    """One run of the config: the wildcards of its files.
+
+    Attributes:
+        dataset: the data set's name (``HIGGS``).
+        model: a network's name from ``reproduce.model_registry`` or ``bdt``.
+        features: the feature set (``low``, ``high``, ``complete``).
+        seed: the run's seed.
+    """
+
+    dataset: str
+    model: str
+    features: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """The run's folder name: ``deep-complete-seed1``."""
+        return run_name(self.model, self.features, self.seed)
+
+    @property
+    def is_network(self) -> bool:
+        return self.model != BDT
+
+
+def network_runs(config: dict) -> list[PlannedRun]:
+    """Every network run of ``config``: per data set, its models x feature sets x seeds
+    (the seed varying fastest)."""
+    return [PlannedRun(dataset, model, features, seed)
+            for dataset in config["datasets"]
+            for model in config["models"].get(dataset, [])
+            for features in config["feature_sets"]
+            for seed in config["seeds"]]
+
+
+def bdt_runs(config: dict) -> list[PlannedRun]:
+    """The BDT runs of ``config`` (none unless ``bdt.enabled``): once per data set and
+    feature set, with the first seed. Without subsampling, scikit-learn's histogram boosting
+    does not depend on the seed, so replicas would be identical."""
+    if not config["bdt"]["enabled"]:
+        return []
+    return [PlannedRun(dataset, BDT, features, config["seeds"][0])
+            for dataset in config["datasets"] for features in config["feature_sets"]]
+
+
+def planned_runs(config: dict) -> list[PlannedRun]:
+    """Every run of ``config``: the networks, then the BDTs."""
+    return network_runs(config) + bdt_runs(config)
