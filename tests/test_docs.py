@@ -13,7 +13,8 @@ from conftest import REPO
 
 README = REPO / "README.md"
 DOCS = sorted((REPO / "docs").glob("*.md"))
-PAGES = [README, *DOCS, REPO / "benchmarks" / "README.md", REPO / "data" / "README.md"]
+PAGES = [README, *DOCS, *(REPO / name / "README.md" for name in ("benchmarks", "data",
+                                                             "paper_figures"))]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
