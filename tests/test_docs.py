@@ -1,5 +1,6 @@
 """The front page and docs/: links that resolve, every page reachable from the README, a
-README short enough to be a front page, and the README's set-up commands equal to CI's."""
+README short enough to be a front page, the README's set-up commands equal to CI's, the
+modules and tests the pages name exist, and the callbacks page's example runs."""
 
 import ast
 import os
@@ -105,3 +106,43 @@ def test_callbacks_example_runs(tmp_path):
     columns = set(ast.literal_eval(out.stdout.strip().splitlines()[-1]))
     assert {"learning_rate", "momentum", "train_monitor_loss", "train_monitor_auc",
             "val_loss"} <= columns
+
+
+def named_in_docs(pattern: str):
+    for page in [README, *DOCS]:
+        for match in re.findall(pattern, page.read_text()):
+            yield page.relative_to(REPO), match
+
+
+def defines(source: str, name: str) -> bool:
+    return re.search(rf"^\s*(class|def) {name}\b|^{name}\s*[:=]|\b{name}\b.*import|"
+                     rf"import.*\b{name}\b", source, re.M) is not None
+
+
+def test_every_module_the_docs_name_exists():
+    """Paths (`reproduce/train/models.py`) and dotted names
+    (`reproduce.train.models.PaperL2`) in the README and docs/ name files and objects that
+    exist, so a moved module shows up here."""
+    for page, path in named_in_docs(r"`((?:reproduce|workflow|tests|benchmarks|profiles)"
+                                    r"/[\w/.-]*)"):
+        assert (REPO / path.split("::")[0]).exists(), f"{page}: `{path}` does not exist"
+    for page, dotted in named_in_docs(r"`(reproduce(?:\.\w+)+)"):
+        parts = dotted.split(".")
+        for i in range(len(parts), 0, -1):
+            stem = REPO.joinpath(*parts[:i])
+            file = stem.with_suffix(".py") if stem.with_suffix(".py").exists() else (
+                stem / "__init__.py")
+            if file.exists():
+                rest = parts[i:]
+                assert len(rest) <= 1, f"{page}: `{dotted}`: {'.'.join(rest)} not a module"
+                assert not rest or defines(file.read_text(), rest[0]), (
+                    f"{page}: `{dotted}`: {file.relative_to(REPO)} defines no {rest[0]}")
+                break
+        else:
+            raise AssertionError(f"{page}: `{dotted}` names no module")
+
+
+def test_every_test_the_docs_name_exists():
+    for page, (path, name) in named_in_docs(r"`(tests/[\w/]+\.py)::(\w+)`"):
+        source = (REPO / path).read_text()
+        assert re.search(rf"^def {name}\(", source, re.M), f"{page}: {path}::{name} not found"
