@@ -30,7 +30,7 @@ def test_presets_apply():
 
 @pytest.mark.parametrize("preset", ["demo"])
 def test_presets_compress_the_authors_schedule_uniformly(preset):
-    """The presets' schedules (README, "The demo"): the paper's schedule with every epoch
+    """The presets' schedules (docs/demo.md): the paper's schedule with every epoch
     count divided by a compression c and the per-epoch learning-rate decay raised to the
     power c (for the preset's batches per epoch), run until the rate reaches its floor;
     the momentum ramp rounded to whole epochs. The demo's c is 7."""

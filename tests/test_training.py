@@ -233,9 +233,9 @@ def test_constant_output_is_flagged(sample_shards, tmp_path):
 
 
 def test_readme_recipe_loads_a_trained_model(reference_run, tmp_path):
-    """The README's code for loading model.keras, run as written in a fresh interpreter."""
-    readme = (HERE.parent / "README.md").read_text()
-    blocks = [b.split("```", 1)[0] for b in readme.split("```python\n")[1:]]
+    """docs/outputs.md's code for loading model.keras, run as written in a fresh interpreter."""
+    page = (HERE.parent / "docs" / "outputs.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in page.split("```python\n")[1:]]
     recipe = next(b for b in blocks if "keras.models.load_model" in b)
     path = tmp_path / "results/HIGGS/runs/deep-complete-seed1/model.keras"
     path.parent.mkdir(parents=True)

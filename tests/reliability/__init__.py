@@ -1,1 +1,1 @@
-"""The reliability suite: one file per area, each test a real fault (see README.md)."""
+"""The reliability suite: one file per area, each test a real fault (see docs/faults.md)."""

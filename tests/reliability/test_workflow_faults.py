@@ -38,7 +38,7 @@ def test_offline_download_rule_fails_fast_with_instructions(workflow_copy, no_pr
 def test_two_runs_at_once_and_a_sigkilled_run(workflow_copy, http_server,
                                               sample, spawn, sigkill_when):
     """A second ``snakemake`` on the same folder is refused while the first runs; the first,
-    killed with SIGKILL mid-download, leaves a lock that ``--unlock`` clears (as the README
+    killed with SIGKILL mid-download, leaves a lock that ``--unlock`` clears (as docs/faults.md
     says); the rerun resumes the download where it stopped."""
     http_server.files["/higgs-sample.csv.gz"] = sample.data
     http_server.behaviour["/higgs-sample.csv.gz"] = ["stall:30"]  # holds the first run
