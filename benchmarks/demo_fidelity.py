@@ -41,13 +41,13 @@ references of another run on the same folds).
         [--set max_epochs=100 ...] [--json rows.jsonl]
     python benchmarks/demo_fidelity.py --table-from rows.jsonl
 
-The README's numbers ("The demo"): the preset, ``--preset demo --seed 1,2,3 --json
+The numbers of docs/demo.md: the preset, ``--preset demo --seed 1,2,3 --json
 rows.jsonl`` (and ``--feature-sets high``); the choice of its compression, the same with
 ``--compression 3``, ``5`` and ``10``; the shallow net's learning rate, ``--models shallow
 --set learning_rate=0.35``.
 
 ``--compression C`` replaces the preset's schedule by the demo's rule at compression ``C``
-(``reproduce.train.schedules.compressed_schedule`` for the preset's epoch; the README's
+(``reproduce.train.schedules.compressed_schedule`` for the preset's epoch; docs/demo.md's
 sweep of C). ``--seed 1,2,3`` trains every fold with each seed (package and scikit-learn
 alike; the table's mean is over folds x seeds, the differences paired per fold and seed).
 ``--set`` overrides training keys on top of the preset (to compare a candidate before it

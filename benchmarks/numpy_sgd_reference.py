@@ -7,7 +7,7 @@ permutation per epoch, momentum v <- m v - lr g, w <- w + v with m = 0.9 + 0.09 
 / ramp, 1) in epoch e (0-based, as Pylearn2 applied its ``MomentumAdjustor``), learning rate
 0.05 divided by the per-batch factor after every batch, floor 1e-6. The schedule is the
 demo's rule at compression c (``ceil(541 / c)`` epochs, ramp ``round(200 / c)``, per-epoch
-decay ``e**(0.02 c)``, per batch over the fold's epoch), written here from the README, not
+decay ``e**(0.02 c)``, per batch over the fold's epoch), written here from docs/demo.md, not
 imported. The folds are ``benchmarks/demo_fidelity.py``'s (the sample's rows, the fold's
 test block, the 1,000 rows before it as validation, the rest for training); the AUC is
 scikit-learn's on the fold's test rows. Inputs: ``none`` (the UCI values, as the authors

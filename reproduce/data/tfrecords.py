@@ -458,7 +458,7 @@ def standardization_constants(statistics: dict, feature_indices, method: str):
     of the training split > 0), which are divided by their mean to have mean 1.
     ``zscore``: mean 0 / std 1 for every feature, positive ones included (scikit-learn's
     ``StandardScaler`` on the training split; neither the text nor the code: the demo's,
-    whose few thousand SGD steps converge slowly on inputs of mean ~1, see the README).
+    whose few thousand SGD steps converge slowly on inputs of mean ~1, see docs/demo.md).
     """
     n = len(feature_indices)
     if method == "none":

@@ -2,7 +2,7 @@
 
 ``train_run`` is what the workflow's ``train`` rule calls. It trains as the authors' code
 ran by default (``training.stopping``, ``training.batch_order``, the evaluated weights:
-see the README's "Fidelity" table), and it is resumable: after every epoch the model, the
+see docs/fidelity.md), and it is resumable: after every epoch the model, the
 optimizer (step counter, momentum, velocities), the minibatch order's generator and the
 run's fingerprint are saved atomically in the run's ``state`` folder; rerunning after a kill
 continues from the last completed epoch and gives the same weights as a run never
