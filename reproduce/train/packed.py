@@ -432,10 +432,11 @@ def _check_replica_model(model: keras.Model, r: int, packed: PackedNetwork) -> N
     if any(d != packed.weight_decay for d in decay):
         raise ValueError(f"pack: model {r} ({model.name}) has weight decay {decay}, "
                          f"the pack {packed.weight_decay}")
-    if any(not isinstance(layer, keras.layers.Dense) and layer.weights
-           and layer.name != "standardize" for layer in model.layers):
-        raise ValueError(f"pack: model {r} ({model.name}) has layers with weights other "
-                         f"than Dense and the standardization (dropout nets stay unpacked)")
+    others = [layer.name for layer in model.layers if not isinstance(
+        layer, (keras.layers.InputLayer, keras.layers.Dense, keras.layers.Normalization))]
+    if others:
+        raise ValueError(f"pack: model {r} ({model.name}) has layers {others} besides Dense "
+                         f"and the standardization (the dropout nets stay unpacked)")
     norm = [layer for layer in model.layers if isinstance(layer, keras.layers.Normalization)]
     if bool(norm) != (packed.standardize is not None):
         raise ValueError(f"pack: model {r} ({model.name}) and the pack differ in having a "
