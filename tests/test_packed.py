@@ -22,7 +22,7 @@ from reproduce.train.packed import (PackedNetwork, ReplicaAUC, compile_packed,
 N_FEATURES = 28
 FEATURE_SETS = {"low": list(range(21)), "high": list(range(21, 28)),
                 "complete": list(range(28))}
-ROWS, VALID_ROWS, BATCH, BLOCK = 2000, 500, 100, 10  # 20 minibatches, 2 blocks per epoch
+ROWS, VALID_ROWS, BATCH, BLOCK = 4000, 500, 100, 20  # 40 minibatches, 2 blocks per epoch
 LEARNING_RATE, DECAY = 0.05, 1.0002   # a faster decay than the paper's, to be seen
 MOMENTUM = (0.9, 0.99, 4)             # ramp saturating after 4 epochs
 # Relative tolerance on every weight (max |difference| / max |weight| of each variable)
@@ -69,11 +69,13 @@ def fit(net, x, y, valid, first_epoch, last_epoch, callbacks=()):
                    verbose=0, callbacks=schedule_callbacks() + list(callbacks))
 
 
-def compile_unpacked(net):
+def compile_unpacked(net, jit_compile=False):
+    """As an unpacked run is compiled; without XLA by default (faster to build, and a
+    compilation path of its own, while the packs below run under XLA)."""
     net.compile(ScheduledMomentumSGD(LEARNING_RATE, MOMENTUM[0]),
                 loss=keras.losses.BinaryCrossentropy(),
                 metrics=[keras.metrics.AUC(num_thresholds=200, name="auc")],
-                steps_per_execution=1, jit_compile=True)
+                steps_per_execution=1, jit_compile=jit_compile)
     return net
 
 
@@ -86,14 +88,27 @@ class WeightsEachEpoch(keras.callbacks.Callback):
         self.weights.append([w.copy() for w in self.model.get_weights()])
 
 
-def unpacked_run(network, width, cols, seed, data, epochs):
-    """An ordinary run of one replica: (history, weights after each epoch)."""
-    (x, y), (xv, yv) = data
-    net = compile_unpacked(paper_model(network, len(cols), seed=seed, width=width))
-    snapshots = WeightsEachEpoch()
-    history = fit(net, x[:, cols], y, (xv[:, cols], yv.reshape(-1, 1)), 0, epochs,
-                  [snapshots])
-    return history.history, snapshots.weights
+class UnpackedRun:
+    """An ordinary run of one replica, trained by ``train(first_epoch, last_epoch)``
+    calls (as a resumed run is); ``history`` and ``weights`` after each epoch."""
+
+    def __init__(self, network, width, cols, seed, data):
+        self.net = compile_unpacked(paper_model(network, len(cols), seed=seed, width=width))
+        self.cols, self.data = cols, data
+        self.history, self.snapshots = {}, WeightsEachEpoch()
+
+    def train(self, first_epoch, last_epoch):
+        (x, y), (xv, yv) = self.data
+        c = self.cols
+        history = fit(self.net, x[:, c], y, (xv[:, c], yv.reshape(-1, 1)), first_epoch,
+                      last_epoch, [self.snapshots])
+        for key, values in history.history.items():
+            self.history.setdefault(key, []).extend(values)
+        return self
+
+    @property
+    def weights(self):
+        return self.snapshots.weights
 
 
 def replica_weights(packed, r):
@@ -118,9 +133,9 @@ def replicas_of(network, seeds, sets):
     return [(seed, name) for seed in seeds for name in sets]
 
 
-SCENARIOS = {  # network -> (width, replicas, epochs)
-    "shallow": (24, replicas_of("shallow", [1, 2, 3, 4, 5], FEATURE_SETS), 30),
-    "deep": (16, replicas_of("deep", [1, 2], FEATURE_SETS), 30),
+SCENARIOS = {  # network -> (width, (seed, feature set) of each replica, epochs)
+    "shallow": (24, replicas_of("shallow", [1, 2, 3, 4, 5], FEATURE_SETS), 20),  # 800 steps
+    "deep": (16, replicas_of("deep", [1, 2], FEATURE_SETS), 16),  # 640 steps
 }
 
 
@@ -129,49 +144,61 @@ def data():
     return make_data()
 
 
+def _export_replica_after(packed, r, epoch, exported):
+    class ExportAfterEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, e, logs=None):
+            if e == epoch - 1:
+                net = compile_unpacked(unpack(packed, r))
+                copy_replica_optimizer_state(packed, r, net)
+                exported["net"] = net
+
+    return ExportAfterEpoch()
+
+
 @pytest.fixture(scope="module", params=sorted(SCENARIOS))
 def scenario(request, data):
-    """The unpacked reference runs of a network, and its pack trained alongside."""
+    """A network's unpacked reference runs; its pack trained from the same seeds (replica
+    0 exported to an unpacked model half way); and a second pack made of the reference
+    runs themselves half way (with their optimizer state)."""
     network = request.param
     width, replicas, epochs = SCENARIOS[network]
+    half = epochs // 2
     cols = [FEATURE_SETS[name] for _, name in replicas]
-    references = [unpacked_run(network, width, c, seed, data, epochs)
+    references = [UnpackedRun(network, width, c, seed, data).train(0, half)
                   for (seed, _), c in zip(replicas, cols)]
+    packed_half_way = compile_packed(pack([run.net for run in references], cols, N_FEATURES))
+    pack_optimizer_state(packed_half_way, [run.net for run in references])
+    for run in references:
+        run.train(half, epochs)
     fresh = [paper_model(network, len(c), seed=seed, width=width)
              for (seed, _), c in zip(replicas, cols)]
     packed = compile_packed(pack(fresh, cols, N_FEATURES))
     (x, y), (xv, yv) = data
     exported = {}
-
-    class ExportAfterEpoch(keras.callbacks.Callback):  # unpack replica 0 mid-run
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == epochs // 2 - 1:
-                net = compile_unpacked(unpack(packed, 0))
-                copy_replica_optimizer_state(packed, 0, net)
-                exported["net"] = net
-
-    history = fit(packed, x, y, (xv, yv.reshape(-1, 1)), 0, epochs, [ExportAfterEpoch()])
-    return {"network": network, "cols": cols, "references": references, "packed": packed,
-            "history": history.history, "epochs": epochs, "exported": exported["net"]}
+    history = fit(packed, x, y, (xv, yv.reshape(-1, 1)), 0, epochs,
+                  [_export_replica_after(packed, 0, half, exported)])
+    return {"cols": cols, "references": references, "packed": packed, "epochs": epochs,
+            "history": history.history, "exported": exported["net"],
+            "packed_half_way": packed_half_way}
 
 
 def test_every_replica_ends_with_its_unpacked_runs_weights(scenario):
     packed = scenario["packed"]
     assert packed.replicas == len(scenario["references"]) >= 6
     assert int(packed.optimizer.iterations) == scenario["epochs"] * ROWS // BATCH
-    for r, (_, snapshots) in enumerate(scenario["references"]):
-        assert_weights_close(replica_weights(packed, r), snapshots[-1], what=f"replica {r}")
+    for r, run in enumerate(scenario["references"]):
+        assert_weights_close(replica_weights(packed, r), run.weights[-1], what=f"replica {r}")
 
 
 def test_every_replica_logs_its_unpacked_runs_losses_and_auc(scenario):
     logs = scenario["history"]
-    for r, (reference, _) in enumerate(scenario["references"]):
+    for r, run in enumerate(scenario["references"]):
         for name in ("loss", "val_loss"):
             got = [float(v[r]) for v in logs[name.replace("loss", "replica_loss")]]
-            np.testing.assert_allclose(got, reference[name], rtol=LOSS_RTOL)
+            np.testing.assert_allclose(got, run.history[name], rtol=LOSS_RTOL)
         for name in ("auc", "val_auc"):
             got = [float(v[r]) for v in logs[name.replace("auc", "replica_auc")]]
-            np.testing.assert_allclose(got, reference[name], atol=2e-3)
+            np.testing.assert_allclose(got, run.history[name], atol=2e-3)
     total = np.sum(np.stack(logs["replica_loss"]), axis=1)
     np.testing.assert_allclose(logs["loss"], total, rtol=1e-5)  # the sum, not the mean
 
@@ -187,59 +214,52 @@ def test_masked_first_layer_rows_and_their_velocities_stay_zero(scenario):
         assert np.all(np.any(kernel[r][cols] != 0.0, axis=1))
 
 
-def test_an_unpacked_replica_continues_its_run(scenario, data):
+def test_a_replica_unpacked_half_way_continues_its_run(scenario, data):
     (x, y), (xv, yv) = data
     epochs, cols = scenario["epochs"], scenario["cols"][0]
     net = scenario["exported"]
+    assert int(net.optimizer.iterations) == epochs // 2 * ROWS // BATCH
     fit(net, x[:, cols], y, (xv[:, cols], yv.reshape(-1, 1)), epochs // 2, epochs)
-    assert_weights_close(net.get_weights(), scenario["references"][0][1][-1])
+    assert_weights_close(net.get_weights(), scenario["references"][0].weights[-1])
+
+
+def test_unpacked_runs_packed_half_way_continue_their_runs(scenario, data):
+    (x, y), (xv, yv) = data
+    packed, epochs = scenario["packed_half_way"], scenario["epochs"]
+    fit(packed, x, y, (xv, yv.reshape(-1, 1)), epochs // 2, epochs)
+    for r, run in enumerate(scenario["references"]):
+        assert_weights_close(replica_weights(packed, r), run.weights[-1], what=f"replica {r}")
 
 
 def test_a_frozen_replica_keeps_its_weights_and_velocities_bit_for_bit(data):
     (x, y), (xv, yv) = data
     cols = [FEATURE_SETS["low"], FEATURE_SETS["high"], FEATURE_SETS["complete"]]
     seeds = [7, 8, 9]
-    references = [unpacked_run("shallow", 16, c, s, data, 4) for c, s in zip(cols, seeds)]
-    packed = compile_packed(pack([paper_model("shallow", len(c), seed=s, width=16)
+    references = [UnpackedRun("deep", 12, c, s, data).train(0, 4) for c, s in zip(cols, seeds)]
+    packed = compile_packed(pack([paper_model("deep", len(c), seed=s, width=12)
                                   for c, s in zip(cols, seeds)], cols, N_FEATURES))
     frozen = {}
 
-    class FreezeReplicaOne(keras.callbacks.Callback):
+    class FreezeReplicaOneAfterEpochOne(keras.callbacks.Callback):  # as a stopping rule
         def on_epoch_end(self, epoch, logs=None):
             if epoch == 0:
                 packed.optimizer.active = [1, 0, 1]
                 frozen["state"] = _replica_state(packed, 1)
 
-    fit(packed, x, y, (xv, yv.reshape(-1, 1)), 0, 4, [FreezeReplicaOne()])
+    fit(packed, x, y, (xv, yv.reshape(-1, 1)), 0, 4, [FreezeReplicaOneAfterEpochOne()])
     after = _replica_state(packed, 1)
     assert all(np.array_equal(a, b) for a, b in zip(after, frozen["state"], strict=True))
-    assert_weights_close(replica_weights(packed, 1), references[1][1][0])  # epoch 1's
+    assert_weights_close(replica_weights(packed, 1), references[1].weights[0])  # epoch 1's
     for r in (0, 2):
-        assert_weights_close(replica_weights(packed, r), references[r][1][-1])
+        assert_weights_close(replica_weights(packed, r), references[r].weights[-1])
 
 
 def _replica_state(packed, r):
+    """Replica r's weights and velocities, copied."""
     opt = packed.optimizer
     return [np.array(v.numpy()[r]) for v in packed.trainable_variables] + \
         [np.array(opt.velocities[opt._get_variable_index(v)].numpy()[r])
          for v in packed.trainable_variables]
-
-
-def test_unpacked_runs_packed_mid_run_continue_as_before(data):
-    (x, y), (xv, yv) = data
-    cols = [FEATURE_SETS["complete"], FEATURE_SETS["low"], FEATURE_SETS["high"]]
-    seeds = [3, 3, 4]
-    references = [unpacked_run("deep", 12, c, s, data, 6) for c, s in zip(cols, seeds)]
-    nets = []
-    for c, s in zip(cols, seeds):
-        net = compile_unpacked(paper_model("deep", len(c), seed=s, width=12))
-        fit(net, x[:, c], y, (xv[:, c], yv.reshape(-1, 1)), 0, 3)
-        nets.append(net)
-    packed = compile_packed(pack(nets, cols, N_FEATURES))
-    pack_optimizer_state(packed, nets)
-    fit(packed, x, y, (xv, yv.reshape(-1, 1)), 3, 6)
-    for r, (_, snapshots) in enumerate(references):
-        assert_weights_close(replica_weights(packed, r), snapshots[-1], what=f"replica {r}")
 
 
 def test_replica_auc_equals_keras_auc_of_each_column():
