@@ -12,12 +12,12 @@ import pytest
 import tensorflow as tf
 
 from reproduce.train.block_steps import enable_block_steps
-from reproduce.train.callbacks import MomentumRamp, PerBatchLearningRateDecay
+from reproduce.train.callbacks import EpochBudget, MomentumRamp, PerBatchLearningRateDecay
 from reproduce.train.models import paper_model
 from reproduce.train.optimizers import ScheduledMomentumSGD
-from reproduce.train.packed import (PackedNetwork, ReplicaAUC, compile_packed,
-                                    copy_replica_optimizer_state, pack, pack_optimizer_state,
-                                    replica_logs, unpack)
+from reproduce.train.packed import (PackedNetwork, ReplicaAUC, ReplicaCallbacks,
+                                    compile_packed, copy_replica_optimizer_state, pack,
+                                    pack_optimizer_state, replica_logs, unpack)
 
 N_FEATURES = 28
 FEATURE_SETS = {"low": list(range(21)), "high": list(range(21, 28)),
@@ -231,27 +231,34 @@ def test_unpacked_runs_packed_half_way_continue_their_runs(scenario, data):
         assert_weights_close(replica_weights(packed, r), run.weights[-1], what=f"replica {r}")
 
 
-def test_a_frozen_replica_keeps_its_weights_and_velocities_bit_for_bit(data):
+def test_each_replica_stops_by_its_own_rule_frozen_bit_for_bit(data, tmp_path):
     (x, y), (xv, yv) = data
     cols = [FEATURE_SETS["low"], FEATURE_SETS["high"], FEATURE_SETS["complete"]]
-    seeds = [7, 8, 9]
-    references = [UnpackedRun("deep", 12, c, s, data).train(0, 4) for c, s in zip(cols, seeds)]
+    seeds, budgets = [7, 8, 9], [1, 3, 5]
+    references = [UnpackedRun("deep", 12, c, s, data).train(0, 5) for c, s in zip(cols, seeds)]
     packed = compile_packed(pack([paper_model("deep", len(c), seed=s, width=12)
                                   for c, s in zip(cols, seeds)], cols, N_FEATURES))
     frozen = {}
 
-    class FreezeReplicaOneAfterEpochOne(keras.callbacks.Callback):  # as a stopping rule
-        def on_epoch_end(self, epoch, logs=None):
-            if epoch == 0:
-                packed.optimizer.active = [1, 0, 1]
-                frozen["state"] = _replica_state(packed, 1)
+    class KeepStateAtTheEnd(keras.callbacks.Callback):  # a run's last hook: its state
+        def on_train_end(self, logs=None):
+            frozen[self.model.replica] = _replica_state(packed, self.model.replica)
 
-    fit(packed, x, y, (xv, yv.reshape(-1, 1)), 0, 4, [FreezeReplicaOneAfterEpochOne()])
-    after = _replica_state(packed, 1)
-    assert all(np.array_equal(a, b) for a, b in zip(after, frozen["state"], strict=True))
-    assert_weights_close(replica_weights(packed, 1), references[1].weights[0])  # epoch 1's
-    for r in (0, 2):
-        assert_weights_close(replica_weights(packed, r), references[r].weights[-1])
+    per_run = ReplicaCallbacks([
+        [EpochBudget(b), keras.callbacks.CSVLogger(tmp_path / f"{r}.csv"), KeepStateAtTheEnd()]
+        for r, b in enumerate(budgets)])
+    history = fit(packed, x, y, (xv, yv.reshape(-1, 1)), 0, 50, [per_run])
+    assert len(history.epoch) == 5 and per_run.stopped_after == budgets
+    assert per_run.steps == [b * ROWS // BATCH for b in budgets]
+    for r, (run, budget) in enumerate(zip(references, budgets)):
+        assert all(np.array_equal(a, b) for a, b in
+                   zip(_replica_state(packed, r), frozen[r], strict=True))
+        assert_weights_close(replica_weights(packed, r), run.weights[budget - 1])
+        logged = np.genfromtxt(tmp_path / f"{r}.csv", delimiter=",", names=True)
+        assert np.atleast_1d(logged["epoch"]).tolist() == list(range(budget))
+        for name in ("loss", "val_loss"):
+            np.testing.assert_allclose(np.atleast_1d(logged[name]), run.history[name][:budget],
+                                       rtol=LOSS_RTOL)
 
 
 def _replica_state(packed, r):
