@@ -91,7 +91,7 @@ class PackedDense(keras.layers.Layer):
         if self.input_mask is not None:
             kernel = kernel * ops.expand_dims(ops.convert_to_tensor(self.input_mask), -1)
         if self.shared_input:
-            z = ops.einsum("bi,rio->rbo", x, kernel)
+            z = ops.matmul(ops.expand_dims(x, 0), kernel)  # (1, B, in) @ (R, in, out)
         else:
             z = ops.matmul(x, kernel)
         return self.activation(z + ops.expand_dims(self.bias, 1))
