@@ -20,7 +20,9 @@ Every replica stays its own fit:
   bit-unchanged;
 - the logs carry ``replica_loss`` and ``replica_auc`` (vectors of R: the same running mean
   and the same 200-threshold AUC as an unpacked run's ``loss`` and ``auc``);
-  ``replica_logs(logs, r)`` gives replica r's logs under the unpacked names.
+  ``replica_logs(logs, r)`` gives replica r's logs under the unpacked names;
+- ``ReplicaCallbacks`` runs each run's own callbacks (stopping rules, CSV log) on its
+  replica: a rule that fires freezes its replica, and the fit ends when all have stopped.
 
 ``pack(models, ...)`` builds a pack from R unpacked models (weights, and optimizer state
 when the models have one), ``unpack(packed, r)`` exports replica r to an ordinary model of
