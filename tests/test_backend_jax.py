@@ -356,8 +356,9 @@ DEEP_NET = """
         TrainSubsetMonitor)
     from reproduce.train.jax_batches import epoch_block_arrays
     from reproduce.train.models import paper_model
-    from reproduce.train.training import (TrainingSettings, blocks_per_epoch,
-                                          compile_for_training)
+    from reproduce.train.block_steps import blocks_per_epoch
+    from reproduce.train.compiled_network import compile_for_training
+    from reproduce.train.settings import TrainingSettings
 
     rng = np.random.default_rng(0)
     n = 3050  # 30 full batches of 100 (blocks of 10) and 50 rows
@@ -490,7 +491,7 @@ def test_paper_l2_value_and_gradient_on_jax(tmp_path):
 def test_numpy_epoch_blocks_equal_the_tf_data_blocks_for_the_shared_order():
     from reproduce.train.batch_order import SharedBatchOrder
     from reproduce.train.jax_batches import NumpyPerSeedBatchOrder, epoch_block_arrays
-    from reproduce.train.training import blocks_per_epoch, epoch_blocks
+    from reproduce.train.block_steps import blocks_per_epoch, epoch_blocks
 
     n, batch, block = 1037, 10, 4  # 25 blocks of 4, one of 3, then 7 rows
     x = np.arange(2 * n, dtype=np.float32).reshape(n, 2)
