@@ -258,7 +258,8 @@ def test_metrics_without_the_new_keys_read_as_the_old_behaviour(tmp_path):
     assert described["stopping rule"].startswith("paper_text: the Methods text's rule")
     assert described["minibatch order"] == "per_seed"  # before batch_order existed
     caption = figure_captions(runs, finished, load_logs(runs), "monitor")["learning_curves"]
-    assert "running mean" in caption and "end of epoch" not in caption
+    assert TRAIN_CURVE_LABELS["running_mean"] in caption
+    assert TRAIN_CURVE_LABELS["monitor"] not in caption and "Keras's mean" in caption
 
 
 def test_train_curve_is_the_monitor_or_the_running_mean(tmp_path):
