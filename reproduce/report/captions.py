@@ -123,5 +123,5 @@ def partial_banner(runs: list[ReportedRun], finished: list[ReportedRun]) -> str:
     training = sum(1 for r in runs if r not in finished and r.current_log is not None)
     return (f"Partial report: {len(finished)} of {len(runs)} runs finished, {training} in "
             "training (learning curves from their live logs). Cells without a finished run "
-            "read 'missing'. The workflow's report rule overwrites these files when every "
-            "run has finished.")
+            "read 'missing'. The final report, written when every run has finished, is "
+            "in the folder above this one; this partial report never replaces it.")
