@@ -38,24 +38,25 @@ SUSY_HIGH_LEVEL = (
 )
 
 # Each feature's axis label in physics notation (matplotlib mathtext) and its unit, for the
-# feature-distribution figures and Fig. 8. The UCI files hold momenta, energies and masses
-# scaled (not in GeV), so their unit is the data set's scaled units.
+# feature-distribution figures and Fig. 8. The UCI files hold momenta, energies, masses and
+# the HIGGS azimuthal angles scaled (not in GeV or radians: phi spans about +-1.74), so their
+# unit is the data set's scaled units; eta, b-tags and ratios have none.
 SCALED_UNITS = "scaled units"
 _JETS = {f"jet_{i}_{part}": (label.format(i=i), unit) for i in range(1, 5)
          for part, label, unit in (("pt", r"jet {i} $p_{{\mathrm{{T}}}}$", SCALED_UNITS),
                                    ("eta", r"jet {i} $\eta$", ""),
-                                   ("phi", r"jet {i} $\phi$", "rad"),
+                                   ("phi", r"jet {i} $\phi$", SCALED_UNITS),
                                    ("b_tag", "jet {i} b-tag", ""))}
 _LEPTONS = {f"lepton{n}_{part}": (label.format(n=n.strip("_")), unit)
             for n in ("", "_1", "_2")
             for part, label, unit in (("pT", r"lepton {n} $p_{{\mathrm{{T}}}}$", SCALED_UNITS),
                                       ("eta", r"lepton {n} $\eta$", ""),
-                                      ("phi", r"lepton {n} $\phi$", "rad"))}
+                                      ("phi", r"lepton {n} $\phi$", SCALED_UNITS))}
 FEATURE_AXIS_LABELS = {
     **{name: (" ".join(label.split()), unit) for name, (label, unit) in _LEPTONS.items()},
     **_JETS,
     "missing_energy_magnitude": (r"$E_{\mathrm{T}}^{\mathrm{miss}}$", SCALED_UNITS),
-    "missing_energy_phi": (r"$E_{\mathrm{T}}^{\mathrm{miss}}$ $\phi$", "rad"),
+    "missing_energy_phi": (r"$E_{\mathrm{T}}^{\mathrm{miss}}$ $\phi$", SCALED_UNITS),
     "m_jj": (r"$m_{jj}$", SCALED_UNITS), "m_jjj": (r"$m_{jjj}$", SCALED_UNITS),
     "m_lv": (r"$m_{\ell\nu}$", SCALED_UNITS), "m_jlv": (r"$m_{j\ell\nu}$", SCALED_UNITS),
     "m_bb": (r"$m_{bb}$", SCALED_UNITS), "m_wbb": (r"$m_{Wbb}$", SCALED_UNITS),
@@ -65,7 +66,7 @@ FEATURE_AXIS_LABELS = {
     "M_R": (r"$M_R$", SCALED_UNITS), "M_TR_2": (r"$M_{\mathrm{T}}^{R}$", SCALED_UNITS),
     "R": (r"$R$", ""), "MT2": (r"$M_{\mathrm{T2}}$", SCALED_UNITS),
     "S_R": (r"$\sqrt{\hat{s}_R}$", SCALED_UNITS), "M_Delta_R": (r"$M_{\Delta}^{R}$", SCALED_UNITS),
-    "dPhi_r_b": (r"$\Delta\phi_{\beta}^{R}$", "rad"),
+    "dPhi_r_b": (r"$\Delta\phi_{\beta}^{R}$", ""),
     "cos_theta_r1": (r"$|\cos\theta_{R+1}|$", ""),
 }
 

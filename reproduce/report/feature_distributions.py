@@ -36,7 +36,7 @@ def _histogram_panels(values, labels, names, title, path, footer="", bins=50):
         axes[j // cols][j % cols].axis("off")
     axes[0][0].legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # room for the title
     add_footer(fig, footer)
     save_figure(fig, path, dpi=110)
     plt.close(fig)
@@ -54,8 +54,8 @@ def plot_feature_distributions(manifest, spec: DatasetSpec, low_path, high_path,
     n_low = len(spec.low_level)
     shown = f"{len(y):,} of {events:,}" if len(y) < events else f"{events:,}"
     footer = (f"Run: {run_name or 'unnamed configuration'}; {spec.name} training split, "
-              f"{shown} events; momenta, energies and masses in the data set's "
-              f"{SCALED_UNITS} (not GeV)")
+              f"{shown} events; axes marked [{SCALED_UNITS}] are in the data set's "
+              f"{SCALED_UNITS}, not GeV")
     for names, values, path in (("low-level", x[:, :n_low], low_path),
                                 ("high-level", x[:, n_low:], high_path)):
         features = spec.low_level if names == "low-level" else spec.high_level
