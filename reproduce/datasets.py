@@ -37,6 +37,52 @@ SUSY_HIGH_LEVEL = (
     "dPhi_r_b", "cos_theta_r1",
 )
 
+# Each feature's axis label in physics notation (matplotlib mathtext) and its unit, for the
+# feature-distribution figures and Fig. 8. The UCI files hold momenta, energies, masses and
+# the HIGGS azimuthal angles scaled (not in GeV or radians: phi spans about +-1.74), so their
+# unit is the data set's scaled units; eta, b-tags and ratios have none.
+SCALED_UNITS = "scaled units"
+_JETS = {f"jet_{i}_{part}": (label.format(i=i), unit) for i in range(1, 5)
+         for part, label, unit in (("pt", r"jet {i} $p_{{\mathrm{{T}}}}$", SCALED_UNITS),
+                                   ("eta", r"jet {i} $\eta$", ""),
+                                   ("phi", r"jet {i} $\phi$", SCALED_UNITS),
+                                   ("b_tag", "jet {i} b-tag", ""))}
+_LEPTONS = {f"lepton{n}_{part}": (label.format(n=n.strip("_")), unit)
+            for n in ("", "_1", "_2")
+            for part, label, unit in (("pT", r"lepton {n} $p_{{\mathrm{{T}}}}$", SCALED_UNITS),
+                                      ("eta", r"lepton {n} $\eta$", ""),
+                                      ("phi", r"lepton {n} $\phi$", SCALED_UNITS))}
+FEATURE_AXIS_LABELS = {
+    **{name: (" ".join(label.split()), unit) for name, (label, unit) in _LEPTONS.items()},
+    **_JETS,
+    "missing_energy_magnitude": (r"$E_{\mathrm{T}}^{\mathrm{miss}}$", SCALED_UNITS),
+    "missing_energy_phi": (r"$E_{\mathrm{T}}^{\mathrm{miss}}$ $\phi$", SCALED_UNITS),
+    "m_jj": (r"$m_{jj}$", SCALED_UNITS), "m_jjj": (r"$m_{jjj}$", SCALED_UNITS),
+    "m_lv": (r"$m_{\ell\nu}$", SCALED_UNITS), "m_jlv": (r"$m_{j\ell\nu}$", SCALED_UNITS),
+    "m_bb": (r"$m_{bb}$", SCALED_UNITS), "m_wbb": (r"$m_{Wbb}$", SCALED_UNITS),
+    "m_wwbb": (r"$m_{WWbb}$", SCALED_UNITS),
+    "MET_rel": (r"$E_{\mathrm{T}}^{\mathrm{miss,rel}}$", SCALED_UNITS),
+    "axial_MET": (r"axial $E_{\mathrm{T}}^{\mathrm{miss}}$", SCALED_UNITS),
+    "M_R": (r"$M_R$", SCALED_UNITS), "M_TR_2": (r"$M_{\mathrm{T}}^{R}$", SCALED_UNITS),
+    "R": (r"$R$", ""), "MT2": (r"$M_{\mathrm{T2}}$", SCALED_UNITS),
+    "S_R": (r"$\sqrt{\hat{s}_R}$", SCALED_UNITS), "M_Delta_R": (r"$M_{\Delta}^{R}$", SCALED_UNITS),
+    "dPhi_r_b": (r"$\Delta\phi_{\beta}^{R}$", ""),
+    "cos_theta_r1": (r"$|\cos\theta_{R+1}|$", ""),
+}
+
+
+def feature_axis_label(name: str) -> str:
+    """A feature's axis label: physics notation and unit (the column name if unknown).
+
+    Example:
+
+    >>> print(feature_axis_label("m_wbb"), "|", feature_axis_label("jet_2_b_tag"))
+    $m_{Wbb}$ [scaled units] | jet 2 b-tag
+    """
+    label, unit = FEATURE_AXIS_LABELS.get(name, (name, ""))
+    return f"{label} [{unit}]" if unit else label
+
+
 FEATURE_SETS = ("low", "high", "complete")
 # How the paper names each feature set in its tables and figures ("low-level", ...): the
 # column heads of the AUC tables and the legends of the figures.

@@ -11,7 +11,8 @@ from reproduce.layout import ReportFiles
 from reproduce.report.captions import figure_captions
 from reproduce.report.description import describe_runs
 from reproduce.report.report import write_partial_report, write_report
-from reproduce.report.runs import ReportedRun, load_logs, load_runs
+from reproduce.report.runs import (TRAIN_CURVE_LABELS, VALIDATION_LABEL, ReportedRun, load_logs,
+                                  load_runs)
 from reproduce.report.supp_table3 import write_supp_table3
 from reproduce.report.table import auc_table, table_markdown
 
@@ -257,7 +258,8 @@ def test_metrics_without_the_new_keys_read_as_the_old_behaviour(tmp_path):
     assert described["stopping rule"].startswith("paper_text: the Methods text's rule")
     assert described["minibatch order"] == "per_seed"  # before batch_order existed
     caption = figure_captions(runs, finished, load_logs(runs), "monitor")["learning_curves"]
-    assert "running mean" in caption and "end of epoch" not in caption
+    assert TRAIN_CURVE_LABELS["running_mean"] in caption
+    assert TRAIN_CURVE_LABELS["monitor"] not in caption and "Keras's mean" in caption
 
 
 def test_train_curve_is_the_monitor_or_the_running_mean(tmp_path):
@@ -272,15 +274,15 @@ def test_train_curve_is_the_monitor_or_the_running_mean(tmp_path):
 
     monitor = load_logs([new, old], "monitor")
     assert train_values(monitor, new, "loss") == (
-        ["train, end of epoch (monitor rows)"], csv_new.train_monitor_loss.tolist())
+        [TRAIN_CURVE_LABELS["monitor"]], csv_new.train_monitor_loss.tolist())
     assert train_values(monitor, new, "auc")[1] == csv_new.train_monitor_auc.tolist()
     # a log without the monitor columns falls back to the running mean, and says so
     assert train_values(monitor, old, "loss") == (
-        ["train, running mean over the epoch"], csv_old.loss.tolist())
+        [TRAIN_CURVE_LABELS["running_mean"]], csv_old.loss.tolist())
     running = load_logs([new, old], "running_mean")
     assert train_values(running, new, "auc") == (
-        ["train, running mean over the epoch"], csv_new.auc.tolist())
-    validation = running[(running.model == "deep") & (running.split == "validation")
+        [TRAIN_CURVE_LABELS["running_mean"]], csv_new.auc.tolist())
+    validation = running[(running.model == "deep") & (running.split == VALIDATION_LABEL)
                          & (running.metric == "loss")]
     assert validation.value.tolist() == csv_new.val_loss.tolist()
     assert validation.epoch.tolist() == [1, 2, 3]
@@ -295,7 +297,7 @@ def test_a_live_log_is_read_up_to_its_last_complete_line(tmp_path):
     with run.progress_log.open("a") as log:
         log.write("2,0.6")  # epoch 3, still being written
     logs = load_logs([run])
-    validation = logs[(logs.split == "validation") & (logs.metric == "loss")]
+    validation = logs[(logs.split == VALIDATION_LABEL) & (logs.metric == "loss")]
     assert validation.epoch.tolist() == [1, 2]
     assert validation.value.tolist() == pytest.approx([0.71, 0.67])
     assert logs.in_progress.all()

@@ -1,10 +1,12 @@
 """The report as a user meets it, on the smoke run's results: Snakemake's HTML report in a
-real browser (headless Chromium), and the partial report target with some runs missing."""
+real browser (headless Chromium) made by the README's command, the partial report target
+with some runs missing, and a partial report after the final one."""
 
 import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +16,7 @@ from sklearn.metrics import roc_auc_score
 from conftest import run_snakemake as snakemake
 from test_report import ReportPage
 
+README = Path(__file__).resolve().parents[1] / "README.md"
 CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
                  if shutil.which(n)), None)
 FIGURES = ("learning_curves.png", "schedules.png", "roc_curves.png", "roc_by_feature_set.png",
@@ -71,6 +74,15 @@ async function walk(seen) {
 """
 
 
+def readme_report_arguments(preset: str) -> list[str]:
+    """The arguments of the README's report command after the demo, for ``preset``."""
+    line = next(line for line in README.read_text().splitlines()
+                if "--report report.html" in line and "preset=demo" in line)
+    command = line.split("#")[0].split()
+    assert command[0].endswith("snakemake"), line
+    return [a.replace("preset=demo", f"preset={preset}") for a in command[1:]]
+
+
 def chromium(*args, cwd):
     proc = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
                            "--disable-dev-shm-usage", f"--user-data-dir={cwd / 'chromium'}",
@@ -86,8 +98,10 @@ def chromium(*args, cwd):
 def test_html_report_in_a_browser(local_smoke_run, tmp_path):
     folder = local_smoke_run
     results = folder / "results" / "smoke" / "HIGGS"
-    snakemake(folder, "--config", "preset=smoke", "--report", str(tmp_path / "report.html"))
+    # the README's command, run in the workflow folder as a user would
+    snakemake(folder, *readme_report_arguments("smoke"))
     report = tmp_path / "report.html"
+    shutil.move(folder / "report.html", report)
 
     # The landing page, as rendered: the AUC table first, then how the runs were made.
     dom = chromium("--dump-dom", report, cwd=tmp_path)
@@ -149,7 +163,8 @@ def test_html_report_in_a_browser(local_smoke_run, tmp_path):
 @pytest.mark.slow
 def test_partial_report_target_with_runs_missing(local_smoke_run, tmp_path):
     """Runs finished, one in training (its live log only), one not started: the target
-    renders paper_figures/ from what exists, marks the rest, and starts no job but itself."""
+    renders paper_figures/partial/ from what exists, marks the rest, and starts no job but
+    itself."""
     from reproduce.layout import RunFiles
 
     for name in ("Snakefile", "config.yaml", "workflow"):
@@ -173,7 +188,8 @@ def test_partial_report_target_with_runs_missing(local_smoke_run, tmp_path):
     proc = snakemake(tmp_path, "partial_report", "--cores", "1", "--config", "preset=smoke")
     jobs = dict(re.findall(r"^(\w+)\s+(\d+)$", proc.stdout + proc.stderr, re.M))
     assert jobs == {"partial_report": "1", "total": "1"}, proc.stderr[-3000:]
-    figures = tmp_path / "results" / "smoke" / "paper_figures"
+    figures = tmp_path / "results" / "smoke" / "paper_figures" / "partial"
+    assert not (figures.parent / "auc_table.csv").exists()  # never the final report's folder
     table = pd.read_csv(figures / "auc_table.csv")
     cells = table.set_index(["model", "feature_set"])
     assert cells.loc[("deep", "complete")].verdict == "missing"
@@ -188,3 +204,18 @@ def test_partial_report_target_with_runs_missing(local_smoke_run, tmp_path):
                  "roc_by_feature_set.png"):
         assert (figures / name).read_bytes().startswith(b"\x89PNG")
     assert not (tmp_path / "results" / "smoke" / "HIGGS" / "tfrecords").exists()
+
+
+@pytest.mark.slow
+def test_partial_report_after_the_final_report_leaves_it_final(local_smoke_run, tmp_path):
+    """A partial report after the final one writes its own folder: the final report's
+    files are unchanged and the workflow still has nothing to do."""
+    work = tmp_path / "work"
+    shutil.copytree(local_smoke_run, work, symlinks=True)
+    figures = work / "results" / "smoke" / "paper_figures"
+    final = {p.name: p.read_bytes() for p in figures.iterdir() if p.is_file()}
+    snakemake(work, "partial_report", "--cores", "1", "--config", "preset=smoke")
+    assert {p.name: p.read_bytes() for p in figures.iterdir() if p.is_file()} == final
+    assert (figures / "partial" / "auc_table.md").exists()
+    proc = snakemake(work, "-n", "--cores", "1", "--config", "preset=smoke")
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stderr[-3000:]

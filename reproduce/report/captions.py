@@ -9,6 +9,7 @@ import pandas as pd
 
 from reproduce.report.description import (grouped, learning_rate_text, momentum_text, setting,
                                           setting_meaning)
+from reproduce.report.run_identity import run_identity
 from reproduce.report.runs import CELL, TRAIN_CURVE_LABELS, ReportedRun
 
 
@@ -61,8 +62,11 @@ def _roc_text(finished: pd.DataFrame) -> str:
     nets = finished[finished.model != "bdt"]
     weights = grouped(nets, lambda r: setting_meaning("evaluated_weights", r.evaluated_weights))
     test = grouped(finished, lambda r: f"{r.test_events:,} events")
+    seeds = nets.groupby(CELL).seed.nunique()
+    band = (" (the band: one std of the seeds' background rejection at each signal "
+            "efficiency)" if len(seeds) and seeds.max() > 1 else "")
     return (f"on the test split ({test}), averaged over seeds "
-            f"({seeds_phrase(nets.groupby(CELL).seed.nunique())}), with the mean AUC in the "
+            f"({seeds_phrase(seeds)}){band}, with the mean AUC in the "
             f"legend; network scores from {weights}.")
 
 
@@ -79,23 +83,28 @@ def _learning_curves_caption(runs: list[ReportedRun], finished: pd.DataFrame,
 
 
 def figure_captions(runs: list[ReportedRun], finished: pd.DataFrame, logs: pd.DataFrame,
-                    train_curve: str) -> dict[str, str]:
-    """One caption per figure of the report, true to the runs it shows: the seeds, the
-    train curve shown, the recorded schedules and the evaluated weights. Plain text that is
-    also valid reStructuredText (Snakemake's report captions)."""
+                    train_curve: str, run_name: str = "") -> dict[str, str]:
+    """One caption per figure of the report, true to the runs it shows: the run (its
+    configuration, events, seeds and epochs), the seeds averaged, the train curve shown,
+    the recorded schedules and the evaluated weights. Plain text that is also valid
+    reStructuredText (Snakemake's report captions)."""
     lr_title, mu_title = schedule_titles(finished)
     roc = _roc_text(finished)
+    networks = f" {run_identity(run_name, finished[finished.model != 'bdt'])}."
     return {
-        "learning_curves": _learning_curves_caption(runs, finished, logs, train_curve),
+        "learning_curves":
+            _learning_curves_caption(runs, finished, logs, train_curve) + networks,
         "schedules":
             "The learning rate (after each epoch) and the momentum applied per epoch, as "
-            f"every run's CSV log recorded them. Recorded settings: {lr_title}. {mu_title}.",
+            f"every run's CSV log recorded them. Recorded settings: {lr_title}. {mu_title}."
+            + networks,
         "roc_curves":
             "Background rejection vs signal efficiency in the paper's style (Fig. 7): one "
-            f"panel per network, one curve per feature set, {roc}",
+            f"panel per network, one curve per feature set, {roc}" + networks,
         "roc_by_feature_set":
             "The same ROC curves grouped by feature set (the paper's Supplementary Figures "
-            f"1-3): one panel per feature set, one curve per model, BDT included, {roc}",
+            f"1-3): one panel per feature set, one curve per model, BDT included, {roc} "
+            f"{run_identity(run_name, finished)}.",
     }
 
 
@@ -114,5 +123,5 @@ def partial_banner(runs: list[ReportedRun], finished: list[ReportedRun]) -> str:
     training = sum(1 for r in runs if r not in finished and r.current_log is not None)
     return (f"Partial report: {len(finished)} of {len(runs)} runs finished, {training} in "
             "training (learning curves from their live logs). Cells without a finished run "
-            "read 'missing'. The workflow's report rule overwrites these files when every "
-            "run has finished.")
+            "read 'missing'. The final report, written when every run has finished, is "
+            "in the folder above this one; this partial report never replaces it.")

@@ -9,11 +9,11 @@ import numpy as np
 
 from reproduce.atomic_files import save_figure
 from reproduce.data.tfrecords import read_split
-from reproduce.datasets import DatasetSpec
-from reproduce.report.plotting import pyplot
+from reproduce.datasets import SCALED_UNITS, DatasetSpec, feature_axis_label
+from reproduce.report.plotting import add_footer, pyplot
 
 
-def _histogram_panels(values, labels, names, title, path, bins=50):
+def _histogram_panels(values, labels, names, title, path, footer="", bins=50):
     plt = pyplot()
     n = len(names)
     cols = min(4, n)
@@ -28,28 +28,36 @@ def _histogram_panels(values, labels, names, title, path, bins=50):
             part = column[labels == cls]
             ax.hist(part, bins=edges, weights=np.full(len(part), 1 / max(len(part), 1)),
                     histtype="step", color=color, label=label)
-        ax.set_title(name, fontsize=9)
-        ax.tick_params(labelsize=7)
+        ax.set_xlabel(feature_axis_label(name), fontsize=10)
+        ax.tick_params(labelsize=8)
         if i % cols == 0:
             ax.set_ylabel("fraction of events", fontsize=8)
     for j in range(n, rows * cols):
         axes[j // cols][j % cols].axis("off")
-    axes[0][0].legend(fontsize=7)
+    axes[0][0].legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # room for the title
+    add_footer(fig, footer)
     save_figure(fig, path, dpi=110)
     plt.close(fig)
 
 
 def plot_feature_distributions(manifest, spec: DatasetSpec, low_path, high_path,
-                               max_events: int = 1_000_000) -> None:
+                               max_events: int = 1_000_000, run_name: str = "") -> None:
     """Histograms of every low-level and high-level feature, signal vs background, from
-    the training split of the TFRecord ``manifest`` (path, or its folder)."""
+    the training split of the TFRecord ``manifest`` (path, or its folder); axes in physics
+    notation (``reproduce.datasets.FEATURE_AXIS_LABELS``), a footer with the run
+    (``run_name``: "demo preset") and the events shown."""
     x, y = read_split(manifest, "train")
+    events = len(y)
     x, y = x[:max_events], y[:max_events]
     n_low = len(spec.low_level)
-    _histogram_panels(x[:, :n_low], y, spec.low_level,
-                      f"{spec.name}: low-level features ({len(y):,} training events)", low_path)
-    _histogram_panels(x[:, n_low:], y, spec.high_level,
-                      f"{spec.name}: high-level features ({len(y):,} training events)",
-                      high_path)
+    shown = f"{len(y):,} of {events:,}" if len(y) < events else f"{events:,}"
+    footer = (f"Run: {run_name or 'unnamed configuration'}; {spec.name} training split, "
+              f"{shown} events; axes marked [{SCALED_UNITS}] are in the data set's "
+              f"{SCALED_UNITS}, not GeV")
+    for names, values, path in (("low-level", x[:, :n_low], low_path),
+                                ("high-level", x[:, n_low:], high_path)):
+        features = spec.low_level if names == "low-level" else spec.high_level
+        _histogram_panels(values, y, features, f"{spec.name}: {names} features, signal vs "
+                          "background (normalized to unit area)", path, footer)

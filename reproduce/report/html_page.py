@@ -36,6 +36,7 @@ STYLE = """
 .reproduction-report .partial { background: #fff4d6; border: 1px solid #e0b84c;
   padding: 0.4rem 0.6rem; }
 .reproduction-report .notes { font-size: 0.8rem; color: #333; }
+.reproduction-report .run { font-size: 0.9rem; color: #222; margin: 0.2rem 0; }
 """
 
 
@@ -71,7 +72,8 @@ def _row(label, rows, feats, render, attrs="", method="") -> str:
     return f"<tr{attrs}><th>{_e(label)}{method}</th>{''.join(cells)}</tr>"
 
 
-def report_page(table: pd.DataFrame, notes: dict, described: dict, banner: str = "") -> str:
+def report_page(table: pd.DataFrame, notes: dict, described: dict, banner: str = "",
+                identities: dict | None = None, run_name: str = "") -> str:
     """The page as ASCII text.
 
     Args:
@@ -79,7 +81,11 @@ def report_page(table: pd.DataFrame, notes: dict, described: dict, banner: str =
         notes: ``{dataset: [footnote, ...]}``.
         described: ``description.describe_runs``'s ``{dataset: [(item, text), ...]}``.
         banner: shown first when not empty (a partial report).
+        identities: ``{dataset: line}``, what run each table shows (``run_identity``),
+            under its heading.
+        run_name: what the configuration is called ("demo preset"), in the page's title.
     """
+    identities = identities or {}
     body = []
     if banner:
         body.append(f'<p class="partial">{_e(banner)}</p>')
@@ -87,6 +93,8 @@ def report_page(table: pd.DataFrame, notes: dict, described: dict, banner: str =
         feats = [f for f in FEATURE_SETS if f in set(part.feature_set)]
         body.append(f"<h2>{_e(table_number(dataset))}: {_e(dataset)}, test AUC, ours vs the "
                     "paper</h2>")
+        if dataset in identities:
+            body.append(f'<p class="run">{_e(identities[dataset])}</p>')
         rows = [f'<table class="auc-table" data-dataset="{_e(dataset)}"><thead><tr><th></th>'
                 + "".join(f"<th>{_e(FEATURE_LABELS[f])}</th>" for f in feats)
                 + "</tr></thead><tbody>"]
@@ -115,7 +123,8 @@ def report_page(table: pd.DataFrame, notes: dict, described: dict, banner: str =
                               f"<td>{_e(text)}</td></tr>" for item, text in items)
                     + "</tbody></table>")
     page = ("<!DOCTYPE html>\n<meta charset=\"utf-8\">\n"
-            "<title>AUC tables of the reproduction, beside the paper's</title>\n"
+            f"<title>AUC tables of the reproduction{_e(f' ({run_name})' if run_name else '')}"
+            ", beside the paper's</title>\n"
             f"<style>{STYLE}</style>\n"
             '<div class="reproduction-report" id="reproduction-report">\n'
             + "\n".join(body) + "\n</div>\n")

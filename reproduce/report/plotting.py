@@ -11,3 +11,10 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def add_footer(fig, text: str, fontsize: float = 10) -> None:
+    """``text`` (what run the figure shows) centred under the figure's axes; the saved
+    figure's tight bounding box takes it in."""
+    if text:
+        fig.text(0.5, 0.0, text, ha="center", va="top", fontsize=fontsize, color="#333")

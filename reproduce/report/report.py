@@ -21,6 +21,7 @@ from reproduce.report.description import describe_runs
 from reproduce.report.figures import (plot_learning_curves, plot_roc_by_feature_set,
                                       plot_roc_curves, plot_schedules)
 from reproduce.report.html_page import report_page
+from reproduce.report.run_identity import run_identity
 from reproduce.report.runs import ReportedRun, load_logs, load_runs, reported_runs
 from reproduce.report.summary import summary_markdown
 from reproduce.report.table import auc_table, dataset_notes, table_csv, table_latex, table_markdown
@@ -41,22 +42,29 @@ def _finished_runs(runs: list[ReportedRun], partial: bool) -> list[ReportedRun]:
 
 
 def _write_tables(files: ReportFiles, table: pd.DataFrame, results: pd.DataFrame,
-                  notes: dict, described: dict, banner: str) -> str:
+                  notes: dict, described: dict, banner: str, run_name: str) -> str:
     """The AUC table as Markdown, LaTeX, CSV and HTML; return the Markdown."""
-    markdown = (f"{banner}\n\n" if banner else "") + table_markdown(table, results)
+    markdown = (f"{banner}\n\n" if banner else "") + table_markdown(table, results, run_name)
+    identities = {d: run_identity(run_name, results[results.dataset == d])
+                  for d in dict.fromkeys(table.dataset)}
     write_text_atomic(files.table_md, markdown + "\n")
-    write_text_atomic(files.table_tex, table_latex(table))
+    write_text_atomic(files.table_tex, table_latex(table, results, run_name))
     write_text_atomic(files.table_csv, table_csv(table))
-    write_text_atomic(files.table_html, report_page(table, notes, described, banner=banner))
+    write_text_atomic(files.table_html, report_page(
+        table, notes, described, banner=banner, identities=identities, run_name=run_name))
     return markdown
 
 
 def _draw_figures(files: ReportFiles, runs: list[ReportedRun], results: pd.DataFrame,
-                  logs: pd.DataFrame) -> None:
-    plot_learning_curves(logs, files.learning_curves)
-    plot_schedules([r for r in runs if r.model != "bdt"], results, files.schedules)
-    plot_roc_curves(results[results.model != "bdt"], files.roc)
-    plot_roc_by_feature_set(results, files.roc_by_feature_set)
+                  logs: pd.DataFrame, run_name: str) -> None:
+    """The four figures, each with the run it shows in its footer."""
+    networks = results[results.model != "bdt"]
+    plot_learning_curves(logs, files.learning_curves, footer=run_identity(run_name, networks))
+    plot_schedules([r for r in runs if r.model != "bdt"], results, files.schedules,
+                   footer=run_identity(run_name, networks))
+    plot_roc_curves(networks, files.roc, footer=run_identity(run_name, networks))
+    plot_roc_by_feature_set(results, files.roc_by_feature_set,
+                            footer=run_identity(run_name, results))
 
 
 def _write_captions(files: ReportFiles, captions: dict[str, str]) -> None:
@@ -65,7 +73,7 @@ def _write_captions(files: ReportFiles, captions: dict[str, str]) -> None:
         write_text_atomic(path, captions[path.stem] + "\n")
 
 
-def _render(runs, files: ReportFiles, *, train_curve: str = "monitor",
+def _render(runs, files: ReportFiles, *, train_curve: str = "monitor", run_name: str = "",
             write_captions: bool = True, partial: bool = False) -> pd.DataFrame:
     runs = reported_runs(runs)
     finished = _finished_runs(runs, partial)
@@ -73,13 +81,13 @@ def _render(runs, files: ReportFiles, *, train_curve: str = "monitor",
         path.parent.mkdir(parents=True, exist_ok=True)
     results = load_runs(finished)
     logs = load_logs(runs, train_curve)
-    table = auc_table(results, expected=runs)
+    table = auc_table(results, expected=runs, run_name=run_name)
     described = describe_runs(results)
     banner = partial_banner(runs, finished)
-    notes = dataset_notes(table, results)
-    markdown = _write_tables(files, table, results, notes, described, banner)
-    _draw_figures(files, runs, results, logs)
-    captions = figure_captions(runs, results, logs, train_curve) | {
+    notes = dataset_notes(table, results, run_name)
+    markdown = _write_tables(files, table, results, notes, described, banner, run_name)
+    _draw_figures(files, runs, results, logs, run_name)
+    captions = figure_captions(runs, results, logs, train_curve, run_name) | {
         "auc_table": auc_table_caption(notes)}
     results_dir = runs[0].evaluation.parent.parent.parent
     write_text_atomic(files.summary, summary_markdown(
@@ -91,7 +99,8 @@ def _render(runs, files: ReportFiles, *, train_curve: str = "monitor",
     return table
 
 
-def write_report(runs, files: ReportFiles, *, train_curve: str = "monitor") -> pd.DataFrame:
+def write_report(runs, files: ReportFiles, *, train_curve: str = "monitor",
+                 run_name: str = "") -> pd.DataFrame:
     """Write the tables, the HTML page, the figures, the summary and the captions of
     Snakemake's report to the paths of ``files``; return the AUC table.
 
@@ -101,16 +110,20 @@ def write_report(runs, files: ReportFiles, *, train_curve: str = "monitor") -> p
             figures, the summary and the captions folder (one ``<figure>.rst`` each).
         train_curve: "monitor" (the authors' end-of-epoch monitor where logged) or
             "running_mean" (Keras's mean over the epoch).
+        run_name: what the configuration is called ("demo preset", "config.yaml"): every
+            table and figure says what run it shows (``run_identity``).
 
     Raises:
         ValueError: a run has not finished (no metrics.json or evaluation).
     """
-    return _render(runs, files, train_curve=train_curve)
+    return _render(runs, files, train_curve=train_curve, run_name=run_name)
 
 
-def write_partial_report(runs, files: ReportFiles, *, train_curve: str = "monitor") -> pd.DataFrame:
+def write_partial_report(runs, files: ReportFiles, *, train_curve: str = "monitor",
+                         run_name: str = "") -> pd.DataFrame:
     """``write_report`` from whatever exists: the finished runs (metrics.json and
     evaluation), the live logs of runs in training; cells without a finished run read
     "missing" and a banner counts the runs. Reads files only; when every run has finished
     the files equal the final report's."""
-    return _render(runs, files, train_curve=train_curve, write_captions=False, partial=True)
+    return _render(runs, files, train_curve=train_curve, run_name=run_name,
+                   write_captions=False, partial=True)

@@ -27,9 +27,10 @@ LEGACY_BATCH_ORDER = "per_seed"
 TRAIN_CURVES = ("monitor", "running_mean")
 TRAIN_COLUMNS = {"monitor": {"loss": "train_monitor_loss", "auc": "train_monitor_auc"},
                  "running_mean": {"loss": "loss", "auc": "auc"}}
-TRAIN_CURVE_LABELS = {"monitor": "train, end of epoch (monitor rows)",
-                      "running_mean": "train, running mean over the epoch"}
-VALIDATION_LABEL = "validation"
+# The legend's words (the captions say which rows and columns each one is).
+TRAIN_CURVE_LABELS = {"monitor": "training sample (end-of-epoch weights)",
+                      "running_mean": "training sample (mean over the epoch)"}
+VALIDATION_LABEL = "validation sample"
 
 # A cell of the AUC table: the runs that differ only by their seed.
 CELL = ["dataset", "model", "feature_set"]

@@ -25,8 +25,9 @@ under `{results}`: `<dataset>/runs/<model>-<features>-seed<seed>/` (per-epoch `l
 DATA_FIGURES = """- `features_<dataset>_low_level.png`, `features_<dataset>_high_level.png`: each input
   feature, signal vs background, as fractions of events (Figs. 2/3 and 5/6).
 - `fig8_<dataset>_mass_after_cut.png` (a data set whose registry entry names two masses:
-  m_Wbb and m_WWbb for HIGGS): the masses of the events passing a 90%
-  background-rejection cut, DN on low-level vs NN on high-level inputs (Fig. 8).
+  m_Wbb and m_WWbb for HIGGS, in the data set's scaled units): the masses of the test events,
+  signal plus background, passing a 90% background-rejection cut, DN on low-level vs NN on
+  high-level inputs (Fig. 8).
 """
 
 

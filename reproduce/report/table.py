@@ -15,6 +15,7 @@ from reproduce.metrics import (SIGNIFICANCE_BACKGROUND_EVENTS, SIGNIFICANCE_BACK
 from reproduce.model_registry import model_label, model_labels
 from reproduce.paper_values import AUC, BDT_REFERENCE, SIGNIFICANCE
 from reproduce.report.description import bdt_fit_text, bdt_method, weights_text
+from reproduce.report.run_identity import reduced_data_note, reduced_data_text, run_identity
 from reproduce.report.runs import CELL, LEGACY_EVALUATED_WEIGHTS, ReportedRun
 
 # A cell is "reproduced" when |ours - paper| <= VERDICT_SIGMAS * combined std, with the
@@ -28,7 +29,7 @@ TABLE_COLUMNS = ["dataset", "model", "label", "feature_set", "n_seeds", "n_seeds
                  "auc_mean", "auc_std", "paper_auc", "paper_std", "difference",
                  "difference_sigmas", "verdict", "significance_mean", "paper_significance",
                  "evaluated_weights", "constant_output_seeds", "method", "reference_auc",
-                 "reference"]
+                 "reference", "verdict_note"]
 
 
 # --------------------------------------------------------------------------- the table
@@ -116,7 +117,17 @@ def _paper_order(table: pd.DataFrame) -> pd.DataFrame:
     return table[TABLE_COLUMNS].reset_index(drop=True)
 
 
-def auc_table(runs: pd.DataFrame, expected: list[ReportedRun] | None = None) -> pd.DataFrame:
+def _verdict_notes(table: pd.DataFrame, runs: pd.DataFrame, run_name: str) -> pd.DataFrame:
+    """``verdict_note``: beside a verdict "below the paper" of runs that trained on fewer
+    events than the paper, what the run is and that it is not expected to reach it."""
+    reduced = {d: reduced_data_text(run_name, runs, d) for d in set(table.dataset)}
+    table["verdict_note"] = [reduced[d] if v == "below the paper" else ""
+                             for d, v in zip(table.dataset, table.verdict)]
+    return table
+
+
+def auc_table(runs: pd.DataFrame, expected: list[ReportedRun] | None = None,
+              run_name: str = "") -> pd.DataFrame:
     """Mean and std over seeds per (dataset, model, feature set), with the paper's values.
 
     Args:
@@ -124,12 +135,14 @@ def auc_table(runs: pd.DataFrame, expected: list[ReportedRun] | None = None) -> 
             with the old behaviour's facts).
         expected: every run of the workflow; cells without a finished run get the verdict
             "missing", and ``n_seeds_expected`` counts the seeds asked for.
+        run_name: what the configuration is called ("demo preset"), for ``verdict_note``.
 
     Columns (``TABLE_COLUMNS``): dataset, model, label, feature_set, n_seeds,
     n_seeds_expected, auc_mean, auc_std, paper_auc, paper_std, difference,
     difference_sigmas, verdict, significance_mean, paper_significance, evaluated_weights,
     constant_output_seeds, method (the BDT's library and settings), reference_auc,
-    reference.
+    reference, verdict_note (beside "below the paper" when the runs trained on fewer
+    events than the paper: "demo preset: 8,984 training events, not expected to reach it").
     """
     runs = runs.copy()
     if "constant_output" not in runs:
@@ -140,7 +153,7 @@ def auc_table(runs: pd.DataFrame, expected: list[ReportedRun] | None = None) -> 
     table = _with_expected(_seed_statistics(runs), expected)
     table["label"] = table["model"].map(model_label)
     table = _bdt_columns(_beside_the_paper(table), runs)
-    return _paper_order(table)
+    return _paper_order(_verdict_notes(table, runs, run_name))
 
 
 # --------------------------------------------------------------------------- its cells
@@ -159,6 +172,8 @@ def cell_parts(r) -> dict:
                 "seeds": f"0 of {r.n_seeds_expected} seeds finished", "mark": ""}
     verdict = (r.verdict if math.isnan(r.difference_sigmas)
                else f"{r.difference_sigmas:+.1f} sd, {r.verdict}")
+    note = getattr(r, "verdict_note", "")
+    verdict += f" ({note})" if isinstance(note, str) and note else ""
     seeds = ("" if r.n_seeds == r.n_seeds_expected
              else f"{r.n_seeds} of {r.n_seeds_expected} seeds finished")
     return {"ours": _cell(r.auc_mean, r.auc_std, r.n_seeds), "paper": paper,
@@ -237,11 +252,15 @@ def _constant_output_note(part: pd.DataFrame) -> list[str]:
             + ". Its AUC measures no learning; the cell's mean includes it."]
 
 
-def table_notes(part: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
-    """The footnotes of one data set's table, built from its runs' recorded facts."""
+def table_notes(part: pd.DataFrame, runs: pd.DataFrame, run_name: str = "") -> list[str]:
+    """The footnotes of one data set's table, built from its runs' recorded facts; the
+    first says what run it shows (``run_identity``)."""
     networks = part[part.model != "bdt"]
     n_seeds = sorted(set(networks.n_seeds_expected)) or sorted(set(part.n_seeds_expected))
-    notes = [f"Each cell: our test AUC, mean (std) over seeds / the paper's mean (std); the "
+    shown = runs[runs.dataset == part.dataset.iloc[0]] if "dataset" in runs else runs
+    notes = [f"{run_identity(run_name, shown)}."]
+    notes += reduced_data_note(run_name, runs, part.dataset.iloc[0])
+    notes += [f"Each cell: our test AUC, mean (std) over seeds / the paper's mean (std); the "
              f"difference in units of the combined std; the verdict: reproduced when "
              f"the two differ by at most {VERDICT_SIGMAS:g} x sqrt(std_ours^2 + std_paper^2) (at "
              f"least {VERDICT_MIN_STD}), otherwise above or below the paper. Seeds per "
@@ -259,9 +278,10 @@ def table_notes(part: pd.DataFrame, runs: pd.DataFrame) -> list[str]:
     return notes
 
 
-def dataset_notes(table: pd.DataFrame, runs: pd.DataFrame) -> dict[str, list[str]]:
+def dataset_notes(table: pd.DataFrame, runs: pd.DataFrame,
+                  run_name: str = "") -> dict[str, list[str]]:
     """``table_notes`` of each data set of the table: ``{dataset: [footnote, ...]}``."""
-    return {dataset: table_notes(part, runs)
+    return {dataset: table_notes(part, runs, run_name)
             for dataset, part in table.groupby("dataset", sort=False)}
 
 
@@ -281,13 +301,17 @@ def bdt_note(bdt_runs: pd.DataFrame, bdt_cells: pd.DataFrame | None = None) -> s
 # --------------------------------------------------------------------------- its formats
 
 
-def table_markdown(table: pd.DataFrame, runs: pd.DataFrame | None = None) -> str:
-    """The paper's layout: rows BDT/NN/DN (and dropout), columns low / high / complete."""
+def table_markdown(table: pd.DataFrame, runs: pd.DataFrame | None = None,
+                   run_name: str = "") -> str:
+    """The paper's layout: rows BDT/NN/DN (and dropout), columns low / high / complete;
+    under each heading the run it shows (``run_identity``)."""
     runs = table.iloc[0:0] if runs is None else runs
     lines = []
     for dataset, part in table.groupby("dataset", sort=False):
         feats = [f for f in FEATURE_SETS if f in set(part.feature_set)]
+        shown = runs[runs.dataset == dataset] if "dataset" in runs else runs
         lines += [f"## {table_number(dataset)}: {dataset}, test AUC, ours vs the paper", "",
+                  f"{run_identity(run_name, shown)}", "",
                   "| | " + " | ".join(FEATURE_LABELS[f] for f in feats) + " |",
                   "|---|" + "---|" * len(feats)]
         for model, rows in part.groupby("model", sort=False):
@@ -301,7 +325,7 @@ def table_markdown(table: pd.DataFrame, runs: pd.DataFrame | None = None) -> str
             if not rows.paper_significance.isna().all():
                 lines.append(f"| significance {model_label(model)} | "
                              + " | ".join(_row_cells(rows, feats, _significance_cell)) + " |")
-        lines += [""] + [f"{note}\n" for note in table_notes(part, runs)]
+        lines += [""] + [f"{note}\n" for note in table_notes(part, runs, run_name)]
     return "\n".join(lines)
 
 
@@ -311,18 +335,29 @@ def _latex_cell(r) -> str:
     return f"{ours}{mark} / {r.paper_auc:.3f}"
 
 
-def table_latex(table: pd.DataFrame) -> str:
-    """A LaTeX tabular per data set: rows models, columns feature sets, ours / paper."""
+def _latex_text(text: str) -> str:
+    """Plain text with LaTeX's special characters escaped."""
+    return "".join(f"\\{c}" if c in "_%&#$" else c for c in text)
+
+
+def table_latex(table: pd.DataFrame, runs: pd.DataFrame | None = None,
+                run_name: str = "") -> str:
+    """A LaTeX tabular per data set: rows models, columns feature sets, ours / paper; its
+    last row says what run it shows (``run_identity``)."""
+    runs = table.iloc[0:0] if runs is None else runs
     out = []
     for dataset, part in table.groupby("dataset", sort=False):
         feats = [f for f in FEATURE_SETS if f in set(part.feature_set)]
+        shown = runs[runs.dataset == dataset] if "dataset" in runs else runs
         out += [f"% {dataset}: test AUC, ours mean (std) / paper", "\\begin{tabular}{l"
                 + "c" * len(feats) + "}", "\\hline",
                 " & " + " & ".join(FEATURE_LABELS[f] for f in feats) + " \\\\", "\\hline"]
         for model, rows in part.groupby("model", sort=False):
             cells = _row_cells(rows, feats, _latex_cell)
             out.append(f"{model_label(model)} & " + " & ".join(cells) + " \\\\")
-        out += ["\\hline", "\\end{tabular}", ""]
+        out += ["\\hline", f"\\multicolumn{{{len(feats) + 1}}}{{l}}{{\\footnotesize "
+                f"{_latex_text(run_identity(run_name, shown))}}} \\\\",
+                "\\end{tabular}", ""]
     return "\n".join(out)
 
 

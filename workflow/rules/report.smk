@@ -7,6 +7,22 @@ localrules:
     supp_table3,
     feature_distributions,
     mass_after_cut,
+    root_export,
+
+# The partial report's own folder: a partial report never overwrites the final one.
+PARTIAL_REPORT = ReportFiles.in_folder(f"{FIGURES}/partial", f"{RESULTS}/report/partial")
+
+
+def run_name():
+    """What every table and figure calls this run: the preset, else the config files."""
+    if config.get("preset", "none") not in (None, "none"):
+        return f"{config['preset']} preset"
+    return " + ".join(Path(f).name for f in workflow.configfiles) or "config.yaml"
+
+
+def fig8_metrics(dataset):
+    """The metrics.json of Fig. 8's two runs (what run the figure shows)."""
+    return [str(RunFiles.in_folder(Path(p).parent).metrics) for p in fig8_runs(dataset)]
 
 
 rule feature_distributions:
@@ -28,6 +44,7 @@ rule feature_distributions:
         f"{RESULTS}/logs/feature_distributions/{{dataset}}.log",
     params:
         spec=lambda w: dataset_spec(w.dataset),
+        run_name=run_name(),
     script:
         "../scripts/feature_distributions.py"
 
@@ -38,6 +55,7 @@ rule mass_after_cut:
     input:
         manifest=rules.tfrecords.output.manifest,
         scores=lambda w: fig8_runs(w.dataset),
+        metrics=lambda w: fig8_metrics(w.dataset),
     output:
         report(
             f"{FIGURES}/fig8_{{dataset}}_mass_after_cut.png",
@@ -48,6 +66,7 @@ rule mass_after_cut:
         f"{RESULTS}/logs/mass_after_cut/{{dataset}}.log",
     params:
         spec=lambda w: dataset_spec(w.dataset),
+        run_name=run_name(),
     script:
         "../scripts/mass_after_cut.py"
 
@@ -96,20 +115,23 @@ rule report:
         runs=report_runs(),
         captions=lambda w, output: Path(output.captions[0]).parent,
         train_curve=config["report"]["train_curve"],
+        run_name=run_name(),
     script:
         "../scripts/report.py"
 
 
 rule partial_report:
-    """On demand (snakemake partial_report): paper_figures/ from the runs finished so far
-    and the live logs of runs in training, missing cells marked. It has no inputs, so it
-    never starts a training; the report rule overwrites its files at the end."""
+    """On demand (snakemake partial_report): the report from the runs finished so far and
+    the live logs of runs in training, missing cells marked, in its own folder
+    (<figures>/partial/), never over the final report. It has no inputs, so it never
+    starts a training."""
     log:
         f"{RESULTS}/logs/partial_report.log",
     params:
         runs=report_runs(),
-        files=REPORT,
+        files=PARTIAL_REPORT,
         train_curve=config["report"]["train_curve"],
+        run_name=run_name(),
     script:
         "../scripts/partial_report.py"
 
@@ -126,3 +148,21 @@ rule supp_table3:
         f"{RESULTS}/logs/supp_table3.log",
     script:
         "../scripts/supp_table3.py"
+
+
+rule root_export:
+    """Optional target (snakemake root_export, needs the root extra): every run's test
+    scores as one ROOT file, a tree per run with the label, the scores of both evaluated
+    weights and the event's row in the data file (reproduce.report.root_export)."""
+    input:
+        scores=all_runs(str(ANY_RUN.scores)),
+        metrics=all_runs(str(ANY_RUN.metrics)),
+    output:
+        f"{FIGURES}/test_scores.root",
+    log:
+        f"{RESULTS}/logs/root_export.log",
+    params:
+        runs=report_runs(),
+        first_test_rows={d: dataset_spec(d).splits["test"][0] for d in config["datasets"]},
+    script:
+        "../scripts/root_export.py"

@@ -9,4 +9,5 @@ plot_feature_distributions(
     snakemake.params.spec,
     snakemake.output.low,
     snakemake.output.high,
+    run_name=snakemake.params.run_name,
 )

@@ -10,4 +10,6 @@ plot_mass_after_cut(
     deep_low_scores=snakemake.input.scores[0],
     shallow_high_scores=snakemake.input.scores[1],
     path=snakemake.output[0],
+    metrics=snakemake.input.metrics,
+    run_name=snakemake.params.run_name,
 )

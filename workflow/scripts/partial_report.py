@@ -5,4 +5,5 @@ log_to_file(snakemake.log[0])
 from reproduce.report.report import write_partial_report
 
 write_partial_report(snakemake.params.runs, snakemake.params.files,
-                     train_curve=snakemake.params.train_curve)
+                     train_curve=snakemake.params.train_curve,
+                     run_name=snakemake.params.run_name)

@@ -15,4 +15,5 @@ write_report(
         summary=out.summary, captions=snakemake.params.captions,
     ),
     train_curve=snakemake.params.train_curve,
+    run_name=snakemake.params.run_name,
 )
