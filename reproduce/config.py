@@ -4,7 +4,9 @@
 (its schema and presets) passed explicitly, so the package works installed anywhere. Every
 error names the config key (``training.max_epochs: -3 is less than the minimum of 1``).
 The schema holds types, ranges and descriptions; the data sets and models are checked
-against the package's registries (``reproduce.datasets``, ``reproduce.model_registry``).
+against the package's registries (``reproduce.datasets``, ``reproduce.model_registry``), and
+the keys that must agree with each other or with the code after it: the output folders, the
+learning-rate floor against the rate, a monitored name against the names a run logs.
 """
 
 from __future__ import annotations
@@ -169,9 +171,8 @@ def _folder_problem(key: str, value: str) -> str | None:
     if value.strip() and Path(value).resolve() != Path("/"):
         return None
     return (f"config key {key}: {value!r} is no folder for the workflow's outputs; give a "
-            f"folder relative to the working folder (the default: "
-            f"{'results' if key == 'results' else 'paper_figures'}) or an absolute one, "
-            f"other than the file system's root")
+            f"folder relative to the working folder (where snakemake runs) or an absolute "
+            f"one, other than the file system's root")
 
 
 def _check_folders(config: dict) -> None:
