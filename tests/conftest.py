@@ -172,7 +172,7 @@ def install_package(folder: Path) -> Path:
 
     source, site = folder / "source", folder / "site"
     source.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):  # pyproject's license-files
         shutil.copy(REPO / name, source / name)
     shutil.copytree(REPO / "reproduce", source / "reproduce",
                     ignore=shutil.ignore_patterns("__pycache__"))
