@@ -2,10 +2,11 @@
 
 ``fetch_dataset_file`` is what the workflow's ``download`` rule calls. It tries each URL of
 the data set in turn (an http(s) URL, a ``file://`` URL or a plain local path), streams to
-``<dest>.part``, resumes an interrupted transfer with an HTTP Range request, and renames to
-the final name only after the size and sha256 match. A ``.zip`` (the UCI "static/public"
-form) is unpacked to the ``.csv.gz`` it wraps. Nothing is ever left under the final name
-unless it is verified.
+``<dest>.part`` (the bytes as the server stores them, never decoded, whatever
+``Content-Encoding`` it claims), resumes an interrupted transfer with an HTTP Range request,
+and renames to the final name only after the size and sha256 match. A ``.zip`` (the UCI
+"static/public" form) is unpacked to the ``.csv.gz`` it wraps. Nothing is ever left under the
+final name unless it is verified.
 
 Only ``http://``, ``https://``, ``file://`` URLs and plain local paths are accepted. A mirror
 whose host name does not resolve is skipped at once (no network is not a transient error
