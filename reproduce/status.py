@@ -159,6 +159,8 @@ def read_run(folder: Path, dataset: str) -> RunStatus:
     run.metrics, metrics_note = read_json(files.metrics)
     state_types = drop_mistyped(run.state, STATE_TYPES, "state/state.json")
     metrics_types = drop_mistyped(run.metrics, METRICS_TYPES, f"{folder.name}/metrics.json")
+    if metrics_types:
+        metrics_types += " (edited by hand? delete it: the workflow remakes it)"
     run.notes = [n for n in (note, state_note, metrics_note, state_types, metrics_types) if n]
     return run
 
