@@ -34,8 +34,7 @@ class InputFormatError(ValueError):
     """The CSV file does not have the data set's layout; the message names file and line."""
 
 
-# The data sets' files have none; a blank line is a sign of an edited or joined file, and
-# the line numbers of every later error would otherwise be off by the lines skipped.
+# The data sets' files have none; skipped, they would shift every later error's line number.
 BLANK_LINES = ("blank lines are not accepted: every line of the file is one event; "
                "delete the blank lines or fetch the file again")
 
@@ -225,12 +224,8 @@ class _ShardWriter:
             shard["sha256"] = sha256_of(self.out_dir / shard["file"])
 
     def discard(self):
-        """Close the open shard, if any, and delete every shard written (after an error).
-
-        A close that fails again (a full disk cannot take the bytes still buffered) is
-        logged, not raised: the shards go all the same, and the first error is the one
-        the caller sees.
-        """
+        """Close the open shard, if any, and delete every shard written (after an error); a
+        close that fails again (a full disk) is logged, so the caller sees the first error."""
         writer, self._writer = self._writer, None
         if writer is not None:
             try:
