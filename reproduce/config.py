@@ -4,7 +4,9 @@
 (its schema and presets) passed explicitly, so the package works installed anywhere. Every
 error names the config key (``training.max_epochs: -3 is less than the minimum of 1``).
 The schema holds types, ranges and descriptions; the data sets and models are checked
-against the package's registries (``reproduce.datasets``, ``reproduce.model_registry``).
+against the package's registries (``reproduce.datasets``, ``reproduce.model_registry``), and
+the keys that must agree with each other or with the code after it: the output folders, the
+learning-rate floor against the rate, a monitored name against the names a run logs.
 """
 
 from __future__ import annotations
@@ -37,6 +39,29 @@ def default_models(dataset: str) -> list[str]:
 
 class ConfigError(ValueError):
     """A configuration that cannot run; the message names the key."""
+
+
+# The names of a run's epoch logs (log.csv's columns, what the stopping callbacks see): the
+# loss and the AUC metric of reproduce/train/compiled_network.py, the same on the validation
+# split (val_), the schedule's learning_rate and momentum, the wall_time of
+# reproduce/train/callbacks/epoch_bookkeeping.py; tested equal to a real run's log.csv.
+EPOCH_LOG_NAMES = ("loss", "auc", "val_loss", "val_auc", "learning_rate", "momentum",
+                   "wall_time")
+# reproduce/train/callbacks/train_monitor.py's, logged unless training.train_monitor_rows is 0
+TRAIN_MONITOR_NAMES = ("train_monitor_loss", "train_monitor_auc")
+# The config's folders: relative to the working folder (where snakemake runs) or absolute.
+FOLDER_KEYS = ("results", "figures")
+
+
+def monitorable_names(train_monitor_rows: int | None) -> tuple[str, ...]:
+    """The epoch log names a run logs (``None``: the train monitor's default, on).
+
+    Example:
+
+    >>> monitorable_names(0)
+    ('loss', 'auc', 'val_loss', 'val_auc', 'learning_rate', 'momentum', 'wall_time')
+    """
+    return EPOCH_LOG_NAMES + (TRAIN_MONITOR_NAMES if train_monitor_rows != 0 else ())
 
 
 def deep_merge(base: dict, overlay: dict) -> dict:
@@ -125,6 +150,9 @@ def validate_config(config: dict, schema_file) -> dict:
         message = err.message
         if err.validator == "additionalProperties":
             message = f"unknown key: {message}"
+        if key in FOLDER_KEYS and isinstance(err.instance, str):
+            raise ConfigError(_folder_problem(key, "") if not err.instance.strip()
+                              else f"config key {key}: {message}")
         raise ConfigError(f"config key {key}: {message}")
     _fill_defaults(config, schema)
     _check_registries(config)
@@ -133,9 +161,45 @@ def validate_config(config: dict, schema_file) -> dict:
             get_dataset(name, config["dataset_overrides"].get(name))
         except ValueError as exc:
             raise ConfigError(f"config key dataset_overrides.{name}.{exc}") from exc
-    if config["training"]["final_momentum"] < config["training"]["initial_momentum"]:
-        raise ConfigError("config key training.final_momentum: must be >= initial_momentum")
+    _check_folders(config)
+    _check_training(config["training"])
     return config
+
+
+def _folder_problem(key: str, value: str) -> str | None:
+    """Why ``value`` cannot be the folder ``key`` (empty, blank, the root), or None."""
+    if value.strip() and Path(value).resolve() != Path("/"):
+        return None
+    return (f"config key {key}: {value!r} is no folder for the workflow's outputs; give a "
+            f"folder relative to the working folder (where snakemake runs) or an absolute "
+            f"one, other than the file system's root")
+
+
+def _check_folders(config: dict) -> None:
+    """``results`` and ``figures`` name a folder: not empty, not the file system's root."""
+    for key in FOLDER_KEYS:
+        if problem := _folder_problem(key, config[key]):
+            raise ConfigError(problem)
+
+
+def _check_training(training: dict) -> None:
+    """The training keys that must agree with each other."""
+    if training["final_momentum"] < training["initial_momentum"]:
+        raise ConfigError("config key training.final_momentum: must be >= initial_momentum")
+    if training["learning_rate_floor"] > training["learning_rate"]:
+        raise ConfigError(
+            f"config key training.learning_rate_floor: {training['learning_rate_floor']} is "
+            f"above training.learning_rate ({training['learning_rate']}): every epoch would "
+            f"train at the floor; the floor must be at most the initial rate")
+    stop = training.get("stop_on_threshold")
+    rows = training.get("train_monitor_rows")
+    if stop and stop["monitor"] not in monitorable_names(rows):
+        hint = (" (training.train_monitor_rows is 0: the train monitor is off)"
+                if stop["monitor"] in TRAIN_MONITOR_NAMES else "")
+        raise ConfigError(
+            f"config key training.stop_on_threshold.monitor: {stop['monitor']!r} is not "
+            f"logged by a run{hint}; the names logged: "
+            f"{', '.join(monitorable_names(rows))}")
 
 
 def _check_registries(config: dict) -> None:

@@ -3,7 +3,8 @@ rejection against signal efficiency (Fig. 7) and the expected discovery signific
 (Tables 1 and 2, the Asimov formula with a background uncertainty).
 
 The ROC curve and its area are scikit-learn's (``sklearn.metrics.roc_curve`` without dropping
-points, ``roc_auc_score``); :func:`roc_auc` only adds the check that both classes are present.
+points, ``roc_auc_score``); :func:`roc_auc` only adds the checks that both classes are present
+and that every score is finite.
 
 Example:
 
@@ -28,17 +29,39 @@ SIGNIFICANCE_BACKGROUND_UNCERTAINTY = 50.0
 
 
 def _signal_and_scores(labels, scores) -> tuple[np.ndarray, np.ndarray]:
-    """``(labels == 1, scores as float64)``, checked: same length, both classes present."""
+    """``(labels == 1, scores as float64)``, checked: same length, both classes present,
+    every score finite (scikit-learn would rank NaN scores and give an AUC for them)."""
     labels = np.asarray(labels).ravel()
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if labels.shape != scores.shape:
         raise ValueError(f"labels and scores differ in length: {labels.size} vs {scores.size}")
+    if problem := non_finite_scores(scores):
+        raise ValueError(problem)
     signal = labels == 1
     n_signal = int(signal.sum())
     if n_signal == 0 or n_signal == signal.size:
         raise ValueError(f"ROC needs both classes, got {n_signal} signal and "
                          f"{signal.size - n_signal} background")
     return signal, scores
+
+
+def non_finite_scores(scores) -> str | None:
+    """What is not finite in ``scores`` (how many NaN, how many infinite), or None.
+
+    Example:
+
+    >>> non_finite_scores([0.2, float("nan"), 0.9])
+    '1 of 3 test scores are not finite (1 NaN, 0 infinite)'
+    >>> non_finite_scores([0.2, 0.9]) is None
+    True
+    """
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    finite = np.isfinite(scores)
+    if finite.all():
+        return None
+    nan = int(np.isnan(scores).sum())
+    return (f"{int((~finite).sum()):,} of {scores.size:,} test scores are not finite "
+            f"({nan:,} NaN, {int((~finite).sum()) - nan:,} infinite)")
 
 
 def _full_roc(labels, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

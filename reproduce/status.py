@@ -102,6 +102,42 @@ def read_json(path: Path) -> tuple[dict | None, str | None]:
     return data, None
 
 
+# The keys of metrics.json and state.json this table reads, by path, with their type; a
+# value of another type (a file edited by hand, or of another version) is left out with a
+# note, as if the key were missing. Parents come before their children.
+METRICS_TYPES = {("epochs_trained",): int, ("stopping",): dict, ("stopping", "stopped_by"): str,
+                 ("settings",): dict}
+STATE_TYPES = {("epochs_completed",): int, ("callbacks",): dict,
+               ("callbacks", "stopping"): dict, ("callbacks", "stopping", "summary"): str,
+               ("callbacks", "stopping", "rule"): str}
+
+
+def drop_mistyped(record: dict | None, types: dict, label: str) -> str | None:
+    """Remove from ``record`` (in place) the values of ``types``' keys that have another
+    type; return a note naming them and the file ``label``, or None.
+
+    Example:
+
+    >>> record = {"epochs_trained": "five", "stopping": {"stopped_by": "authors"}}
+    >>> drop_mistyped(record, METRICS_TYPES, "run/metrics.json")
+    'run/metrics.json: epochs_trained (str, expected int) ignored'
+    >>> record
+    {'stopping': {'stopped_by': 'authors'}}
+    """
+    wrong = []
+    for path, kind in types.items():
+        parent = record
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if not isinstance(parent, dict) or path[-1] not in parent:
+            continue
+        value = parent[path[-1]]
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            del parent[path[-1]]
+            wrong.append(f"{'.'.join(path)} ({type(value).__name__}, expected {kind.__name__})")
+    return f"{label}: {', '.join(wrong)} ignored" if wrong else None
+
+
 def read_run(folder: Path, dataset: str) -> RunStatus:
     match = RUN_NAME.match(folder.name)
     run = RunStatus(dataset, folder.name, match.group("model") if match else folder.name)
@@ -121,7 +157,11 @@ def read_run(folder: Path, dataset: str) -> RunStatus:
         if run.state is not None or state_note:
             break
     run.metrics, metrics_note = read_json(files.metrics)
-    run.notes = [n for n in (note, state_note, metrics_note) if n]
+    state_types = drop_mistyped(run.state, STATE_TYPES, "state/state.json")
+    metrics_types = drop_mistyped(run.metrics, METRICS_TYPES, f"{folder.name}/metrics.json")
+    if metrics_types:
+        metrics_types += " (edited by hand? delete it: the workflow remakes it)"
+    run.notes = [n for n in (note, state_note, metrics_note, state_types, metrics_types) if n]
     return run
 
 
@@ -213,7 +253,10 @@ def status_command(results: Path, config: dict | None = None) -> str:
     for run in runs:
         if run.model == BDT:
             continue
-        row, left[run.name, run.dataset] = run_row(run, max_epochs_of(run, config, finished))
+        try:
+            row, left[run.name, run.dataset] = run_row(run, max_epochs_of(run, config, finished))
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:  # never an error
+            row, left[run.name, run.dataset] = unreadable_row(run, exc), None
         rows.append(row)
     rows += [bdt_row(run) for run in runs if run.model == BDT]
     out += ["", table(rows)] if rows else ["No run has started yet."]
@@ -221,6 +264,13 @@ def status_command(results: Path, config: dict | None = None) -> str:
     if config is None:
         return "\n".join(out + eta_without_config(unfinished, left))
     return "\n".join(out + eta_of_the_plan(runs, left, config))
+
+
+def unreadable_row(run: RunStatus, exc: Exception) -> list[str]:
+    """The row of a run whose files hold values this table cannot read."""
+    return [f"{run.dataset}/{run.name}", str(len(run.rows)), "-", "-", "-",
+            "-", "-", f"files not readable ({type(exc).__name__}: {exc}): check "
+            f"{run.name}/metrics.json and state/state.json", "-", "?"]
 
 
 def bdt_row(run: RunStatus) -> list[str]:

@@ -49,6 +49,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     200,000 bytes, then nothing for S seconds), "html",
     "500", "404", "norange" (ignore Range, send everything with 200) or "nolength:N" (no
     Content-Length header: send N bytes of the body, then close the connection).
+    An entry starting "gzip-encoding" (alone, or followed by a space and one of the others)
+    labels the file ``Content-Encoding: gzip`` and sends its bytes as they are, as a
+    misconfigured server does for a ``.csv.gz``. ``server.accept_encodings`` records each
+    request's Accept-Encoding header.
     """
 
     def log_message(self, *args):
@@ -57,8 +61,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         server = self.server
         server.requests.append((self.path, self.headers.get("Range")))
+        server.accept_encodings.append(self.headers.get("Accept-Encoding"))
         plan = server.behaviour.get(self.path, [])
         action = plan.pop(0) if plan else "ok"
+        encoded = action.startswith("gzip-encoding")
+        if encoded:
+            action = action[len("gzip-encoding"):].strip() or "ok"
         if action in ("500", "404"):
             self.send_error(int(action))
             return
@@ -88,6 +96,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(200)
         body = data[start:]
         self.send_header("Content-Type", "application/octet-stream")
+        if encoded:
+            self.send_header("Content-Encoding", "gzip")
         if action.startswith("nolength:"):  # HTTP/1.0: the body ends where the connection does
             self.end_headers()
             self.wfile.write(body[:int(action[9:])])
@@ -114,6 +124,7 @@ def http_server():
     """A real HTTP server on 127.0.0.1 (Range requests, cut connections, HTML, 5xx)."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.files, server.behaviour, server.requests = {}, {}, []
+    server.accept_encodings = []
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -161,7 +172,7 @@ def install_package(folder: Path) -> Path:
 
     source, site = folder / "source", folder / "site"
     source.mkdir(parents=True)
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):  # pyproject's license-files
         shutil.copy(REPO / name, source / name)
     shutil.copytree(REPO / "reproduce", source / "reproduce",
                     ignore=shutil.ignore_patterns("__pycache__"))

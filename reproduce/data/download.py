@@ -2,10 +2,11 @@
 
 ``fetch_dataset_file`` is what the workflow's ``download`` rule calls. It tries each URL of
 the data set in turn (an http(s) URL, a ``file://`` URL or a plain local path), streams to
-``<dest>.part``, resumes an interrupted transfer with an HTTP Range request, and renames to
-the final name only after the size and sha256 match. A ``.zip`` (the UCI "static/public"
-form) is unpacked to the ``.csv.gz`` it wraps. Nothing is ever left under the final name
-unless it is verified.
+``<dest>.part`` (the bytes as the server stores them, never decoded, whatever
+``Content-Encoding`` it claims), resumes an interrupted transfer with an HTTP Range request,
+and renames to the final name only after the size and sha256 match. A ``.zip`` (the UCI
+"static/public" form) is unpacked to the ``.csv.gz`` it wraps. Nothing is ever left under the
+final name unless it is verified.
 
 Only ``http://``, ``https://``, ``file://`` URLs and plain local paths are accepted. A mirror
 whose host name does not resolve is skipped at once (no network is not a transient error
@@ -206,7 +207,9 @@ def _stream_http(url: str, part: Path, *, timeout: float, retries: int, backoff:
     attempt = 0
     while True:
         have = part.stat().st_size if part.exists() else 0
-        headers = {"Range": f"bytes={have}-"} if have else {}
+        # the bytes as stored: a server that labels the .csv.gz Content-Encoding: gzip
+        # must not have it decoded (the checksums and the Range offsets are of the file)
+        headers = {"Accept-Encoding": "identity"} | ({"Range": f"bytes={have}-"} if have else {})
         try:
             with session.get(url, headers=headers, stream=True, timeout=timeout) as resp:
                 _receive(resp, url, part, have, label=label, is_complete=is_complete)
@@ -249,7 +252,7 @@ def _receive(resp: requests.Response, url: str, part: Path, have: int, *, label:
     received = 0
     try:
         with open(part, "ab" if have else "wb") as out:
-            for block in resp.iter_content(STREAM_CHUNK):
+            for block in raw_blocks(resp, STREAM_CHUNK):
                 out.write(block)
                 received += len(block)
                 progress.update(len(block))
@@ -262,6 +265,23 @@ def _receive(resp: requests.Response, url: str, part: Path, have: int, *, label:
         raise requests.ConnectionError(
             f"connection closed after {have + received:,} bytes with no "
             f"Content-Length, before the end of the file")
+
+
+def raw_blocks(resp: requests.Response, size: int):
+    """The body of ``resp`` as sent, never decoded (whatever its Content-Encoding), in
+    blocks of up to ``size`` bytes; urllib3's read errors become the ``requests`` errors
+    that ``iter_content`` raises (ChunkedEncodingError, ConnectionError), so the caller's
+    retries apply."""
+    import urllib3.exceptions as u3
+
+    try:
+        yield from resp.raw.stream(size, decode_content=False)
+    except u3.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except u3.ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from exc
+    except u3.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from exc
 
 
 def _fetch_one(url: str, part: Path, **kwargs) -> None:

@@ -34,6 +34,11 @@ class InputFormatError(ValueError):
     """The CSV file does not have the data set's layout; the message names file and line."""
 
 
+# The data sets' files have none; skipped, they would shift every later error's line number.
+BLANK_LINES = ("blank lines are not accepted: every line of the file is one event; "
+               "delete the blank lines or fetch the file again")
+
+
 # ---------------------------------------------------------------- locating bad input
 
 
@@ -44,6 +49,8 @@ def _first_bad_line(path: Path, n_columns: int) -> str:
     try:
         with opener(path, "rt") as f:
             for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    return f"{path}, line {lineno:,}: blank line ({BLANK_LINES})"
                 fields = line.rstrip("\n").split(",")
                 if len(fields) != n_columns:
                     return (f"{path}, line {lineno:,}: expected {n_columns} columns, "
@@ -85,7 +92,8 @@ def iter_csv_blocks(path, n_columns: int, block_bytes: int = 1 << 24):
     """Yield ``(first_line, float32 array [rows, n_columns])`` blocks of a CSV(.gz) file.
 
     One streaming pass with bounded memory, parsed by pyarrow's multithreaded reader.
-    Any malformed line raises InputFormatError naming the file, the line and the problem.
+    Any malformed line raises InputFormatError naming the file, the line (1-based, of the
+    file) and the problem; a blank line is malformed (``BLANK_LINES``).
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -98,7 +106,7 @@ def iter_csv_blocks(path, n_columns: int, block_bytes: int = 1 << 24):
         reader = pacsv.open_csv(
             stream,
             read_options=pacsv.ReadOptions(column_names=names, block_size=block_bytes),
-            parse_options=pacsv.ParseOptions(delimiter=","),
+            parse_options=pacsv.ParseOptions(delimiter=",", ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={n: pa.float32() for n in names}),
         )
@@ -216,10 +224,15 @@ class _ShardWriter:
             shard["sha256"] = sha256_of(self.out_dir / shard["file"])
 
     def discard(self):
-        """Close the open shard, if any, and delete every shard written (after an error)."""
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        """Close the open shard, if any, and delete every shard written (after an error); a
+        close that fails again (a full disk) is logged, so the caller sees the first error."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception as exc:  # noqa: BLE001 (the cleanup must reach the unlinks)
+                log.warning("closing %s after an error failed too: %s",
+                            self.shards[-1]["file"] if self.shards else self.split, exc)
         for shard in self.shards:
             (self.out_dir / shard["file"]).unlink(missing_ok=True)
 

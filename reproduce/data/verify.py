@@ -87,11 +87,41 @@ def verify_data_file(path, *, size: int | None, sha256: str | None, source: str 
 
 
 def read_lock_file(lock_file) -> dict | None:
-    """``{"size", "sha256", ...}`` recorded by the first download, or None if there is none."""
+    """``{"size", "sha256", ...}`` recorded by the first download, or None if there is none.
+
+    A lock file that is not such a record (not JSON, not an object, no sha256 of 64 hex
+    digits, a size that is not a positive integer) raises DownloadError naming it and what
+    to do.
+    """
     lock = Path(lock_file) if lock_file else None
     if lock is None or not lock.exists():
         return None
-    return json.loads(lock.read_text())
+    try:
+        recorded = json.loads(lock.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problem = f"not valid JSON ({exc})"
+    else:
+        problem = _lock_record_problem(recorded)
+    if problem:
+        raise DownloadError(
+            f"{lock}: corrupt lock file, {problem}; it records the checksum of the first "
+            f"download of {lock.name.removesuffix('.lock.json')}: delete it (the next "
+            f"download records the checksum afresh) or restore it from a copy")
+    return recorded
+
+
+def _lock_record_problem(recorded) -> str | None:
+    """What keeps a lock file's content from being ``{"sha256": hex, "size": int, ...}``."""
+    if not isinstance(recorded, dict):
+        return f"expected a JSON object, found {type(recorded).__name__}"
+    digest = recorded.get("sha256")
+    if not (isinstance(digest, str) and len(digest) == 64
+            and all(c in "0123456789abcdefABCDEF" for c in digest)):
+        return f"expected a sha256 of 64 hex digits, found {digest!r}"
+    size = recorded.get("size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        return f"expected a size in bytes, found {size!r}"
+    return None
 
 
 def lock_file_path(dest) -> Path:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from reproduce.atomic_files import write_json_atomic
-from reproduce.metrics import background_rejection_curve, discovery_significance, roc_auc
+from reproduce.layout import run_name
+from reproduce.metrics import (background_rejection_curve, discovery_significance,
+                               non_finite_scores, roc_auc)
 
 
 def evaluate_scores(scores_path, out_path, run: dict, roc_points: int = 201) -> dict:
@@ -19,10 +21,16 @@ def evaluate_scores(scores_path, out_path, run: dict, roc_points: int = 201) -> 
 
     Returns:
         ``run`` plus ``auc``, ``significance`` (dict) and ``roc`` (signal efficiency,
-        background rejection).
+        background rejection). Scores that are not all finite raise ValueError naming the
+        run and the file; nothing is written.
     """
     with np.load(scores_path) as data:
         labels, scores = data["labels"], data["scores"]
+    if problem := non_finite_scores(scores):
+        name = run_name(run.get("model"), run.get("feature_set"), run.get("seed"))
+        raise ValueError(f"run {run.get('dataset')} {name} ({scores_path}): {problem}: no AUC "
+                         f"can be computed from them (a diverged network?); look at the run's "
+                         f"log.csv, and train it again with a lower training.learning_rate")
     efficiency, rejection = background_rejection_curve(labels, scores, roc_points)
     result = dict(run)
     result.update({

@@ -136,9 +136,25 @@ def _evaluation_row(evaluation: dict) -> dict:
             "roc_rejection": evaluation["roc"]["background_rejection"]}
 
 
+def read_record(path) -> dict:
+    """A run's JSON record (metrics.json, its evaluation), or ValueError naming the file
+    and what to do when it is not a JSON object."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        problem = f"not valid JSON ({exc})"
+    else:
+        if isinstance(record, dict):
+            return record
+        problem = f"expected a JSON object, found {type(record).__name__}"
+    raise ValueError(f"{path}: {problem}; the workflow wrote it whole (an edit or a copy "
+                     f"broke it?): delete it and run the workflow again, which remakes it")
+
+
 def load_evaluations(paths) -> pd.DataFrame:
     """One row per run: dataset, model, feature_set, seed, auc, significance, roc."""
-    rows = [_evaluation_row(json.loads(Path(p).read_text())) for p in paths]
+    rows = [_evaluation_row(read_record(p)) for p in paths]
     if not rows:
         raise ValueError("no evaluations to report")
     return pd.DataFrame(rows)
@@ -162,14 +178,14 @@ def load_runs(runs: list[ReportedRun]) -> pd.DataFrame:
     (the columns ``RUN_COLUMNS``; no rows when ``runs`` is empty).
 
     Raises:
-        ValueError: a run's evaluation or metrics.json names another run than expected.
+        ValueError: a run's evaluation or metrics.json names another run than expected, or
+        is not a JSON object (``read_record``).
     """
     if not runs:
         return pd.DataFrame(columns=RUN_COLUMNS)
     rows = []
     for run in runs:
-        evaluation = json.loads(run.evaluation.read_text())
-        metrics = json.loads(run.metrics.read_text())
+        evaluation, metrics = read_record(run.evaluation), read_record(run.metrics)
         _check_identity(run, evaluation, metrics)
         rows.append(_evaluation_row(evaluation) | run_facts(metrics))
     return pd.DataFrame(rows)

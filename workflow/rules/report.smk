@@ -40,6 +40,11 @@ rule feature_distributions:
             caption="../report/features.rst",
             category="3. Feature distributions",
         ),
+        # the PDFs saved beside the PNGs: declared, so a failed job leaves none behind
+        pdfs=[
+            f"{FIGURES}/features_{{dataset}}_low_level.pdf",
+            f"{FIGURES}/features_{{dataset}}_high_level.pdf",
+        ],
     log:
         f"{RESULTS}/logs/feature_distributions/{{dataset}}.log",
     params:
@@ -62,6 +67,7 @@ rule mass_after_cut:
             caption="../report/fig8.rst",
             category="2. Figures",
         ),
+        pdf=f"{FIGURES}/fig8_{{dataset}}_mass_after_cut.pdf",
     log:
         f"{RESULTS}/logs/mass_after_cut/{{dataset}}.log",
     params:
@@ -109,6 +115,12 @@ rule report:
         ),
         summary=str(REPORT.summary),
         captions=[str(path) for path in REPORT.caption_files()],
+        # the PDFs saved beside the figures' PNGs: declared, so a failed report leaves no
+        # stale PDF beside removed PNGs
+        pdfs=[
+            str(Path(png).with_suffix(".pdf"))
+            for png in (REPORT.learning_curves, REPORT.schedules, REPORT.roc, REPORT.roc_by_feature_set)
+        ],
     log:
         f"{RESULTS}/logs/report.log",
     params:
