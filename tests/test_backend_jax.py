@@ -356,8 +356,9 @@ DEEP_NET = """
         TrainSubsetMonitor)
     from reproduce.train.jax_batches import epoch_block_arrays
     from reproduce.train.models import paper_model
-    from reproduce.train.training import (TrainingSettings, blocks_per_epoch,
-                                          compile_for_training)
+    from reproduce.train.block_steps import blocks_per_epoch
+    from reproduce.train.compiled_network import compile_for_training
+    from reproduce.train.settings import TrainingSettings
 
     rng = np.random.default_rng(0)
     n = 3050  # 30 full batches of 100 (blocks of 10) and 50 rows
@@ -405,10 +406,8 @@ DROPOUT = """
     import reproduce.train.models as models
     from reproduce.backend import set_random_seed
     from reproduce.train.block_steps_jax import enable_block_steps_jax
-    from reproduce.train.dropout_jax import PaperDropoutJax
     from reproduce.train.optimizers import ScheduledMomentumSGD
 
-    models.PaperDropout = PaperDropoutJax  # what a backend-dispatching PaperDropout will do
     rng = np.random.default_rng(0)
     x = rng.normal(size=(1200, 5)).astype(np.float32)
     y = (rng.random((1200, 1)) < 0.5).astype(np.float32)
@@ -451,7 +450,7 @@ DROPOUT = """
 @needs_jax
 def test_jax_dropout_resumes_from_its_saved_generator(tmp_path):
     result = run_python(DROPOUT, tmp_path, without_tensorflow=True)
-    assert result["layer"] == "PaperDropoutJax"
+    assert result["layer"] == "PaperDropout"  # one class on both backends
     for a, b in zip(result["whole"], result["resumed"]):  # bit-identical across a reload
         np.testing.assert_array_equal(a, b)
     for a, b in zip(result["whole"], result["per_batch"]):  # the same masks, in order
@@ -490,7 +489,7 @@ def test_paper_l2_value_and_gradient_on_jax(tmp_path):
 def test_numpy_epoch_blocks_equal_the_tf_data_blocks_for_the_shared_order():
     from reproduce.train.batch_order import SharedBatchOrder
     from reproduce.train.jax_batches import NumpyPerSeedBatchOrder, epoch_block_arrays
-    from reproduce.train.training import blocks_per_epoch, epoch_blocks
+    from reproduce.train.block_steps import blocks_per_epoch, epoch_blocks
 
     n, batch, block = 1037, 10, 4  # 25 blocks of 4, one of 3, then 7 rows
     x = np.arange(2 * n, dtype=np.float32).reshape(n, 2)
