@@ -85,8 +85,8 @@ def _build_for_one_minibatch(model: keras.Model) -> None:
 def _build_subclassed(model: keras.Model) -> None:
     """Build the optimizer of a subclassed model that was called once (its variables made)
     and computes its own loss and metrics (``reproduce.train.packed.PackedNetwork``)."""
-    if not model.built or getattr(model, "_compile_metrics", None) is not None \
-            or getattr(model, "_compile_loss", None) is not None:
+    compiled = (getattr(model, "_compile_metrics", None), getattr(model, "_compile_loss", None))
+    if not model.built or any(part is not None for part in compiled):
         raise RuntimeError(
             f"enable_block_steps_jax: the subclassed model {model.name} must be built (called "
             f"once on a minibatch) and compute its own loss and metrics (compiled without "
