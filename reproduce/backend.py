@@ -12,7 +12,17 @@ from __future__ import annotations
 import os
 import sys
 
-BACKENDS = ("tensorflow", "jax")
+# compute.backend: the Keras backend training runs on (``workflow/schemas/config.schema.yaml``
+# enumerates these keys, tests/test_backend_jax.py checks it). Within one backend the same
+# config and seed give the same numbers on the CPU; across backends they differ (other
+# generators for the initial weights, the dropout masks and the per_seed orders).
+BACKENDS = {
+    "tensorflow": "Keras on TensorFlow: the package's reference numbers; blocks of "
+                  "minibatches in a tf.while_loop under XLA (reproduce.train.block_steps)",
+    "jax": "Keras on JAX, importing no TensorFlow: the shards read by reproduce.data.records, "
+           "blocks of minibatches in one jitted lax.scan (reproduce.train.block_steps_jax); "
+           "other numbers than TensorFlow's for the same seed",
+}
 CONFIG_KEY = "compute.backend"
 
 

@@ -123,3 +123,38 @@ def epoch_blocks(x: np.ndarray, y: np.ndarray, *, first_epoch: int, last_epoch: 
     ds = ds.map(lambda idx: (tf.gather(features, idx), tf.gather(labels, idx)),
                 num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def enable_backend_block_steps(model: keras.Model) -> keras.Model:
+    """``enable_block_steps`` on TensorFlow (a ``tf.while_loop``), ``reproduce.train.
+    block_steps_jax.enable_block_steps_jax`` on JAX (a ``lax.scan`` in one jitted call)."""
+    if keras.backend.backend() == "jax":
+        from reproduce.train.block_steps_jax import enable_block_steps_jax
+
+        return enable_block_steps_jax(model)
+    return enable_block_steps(model)
+
+
+def backend_batch_order(order):
+    """The order ``order`` on Keras's backend: the same object, except ``per_seed`` on JAX,
+    which draws its permutations with numpy (``reproduce.train.jax_batches.
+    NumpyPerSeedBatchOrder``: other batches than TensorFlow's stateless shuffle)."""
+    if keras.backend.backend() == "jax" and isinstance(order, PerSeedBatchOrder):
+        from reproduce.train.jax_batches import NumpyPerSeedBatchOrder
+
+        return NumpyPerSeedBatchOrder(order.n, order.seed)
+    return order
+
+
+def backend_epoch_blocks(x: np.ndarray, y: np.ndarray, *, order, first_epoch: int,
+                         last_epoch: int, batch_size: int, block_size: int):
+    """The training blocks of ``epoch_blocks`` for Keras's backend: a ``tf.data`` set on
+    TensorFlow, a numpy generator (``reproduce.train.jax_batches.epoch_block_arrays``, the
+    same blocks for the same order) on JAX, which then imports no TensorFlow."""
+    blocks = dict(order=order, first_epoch=first_epoch, last_epoch=last_epoch,
+                  batch_size=batch_size, block_size=block_size)
+    if keras.backend.backend() == "jax":
+        from reproduce.train.jax_batches import epoch_block_arrays
+
+        return epoch_block_arrays(x, y, **blocks)
+    return epoch_blocks(x, y, **blocks)

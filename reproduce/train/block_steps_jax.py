@@ -69,6 +69,10 @@ def _build_for_one_minibatch(model: keras.Model) -> None:
     if getattr(model, "_compile_loss", None) is None and model.optimizer is None:
         raise RuntimeError("enable_block_steps_jax: compile the model first")
 
+    if not hasattr(model, "inputs"):  # a subclassed model (a pack): built by a first call
+        _build_subclassed(model)
+        return
+
     def spec(tensor):
         return keras.KerasTensor(tensor.shape, tensor.dtype)
 
@@ -76,3 +80,15 @@ def _build_for_one_minibatch(model: keras.Model) -> None:
     outputs = [spec(t) for t in model.outputs]
     model._symbolic_build(data_batch=(inputs[0] if len(inputs) == 1 else inputs,
                                       outputs[0] if len(outputs) == 1 else outputs))
+
+
+def _build_subclassed(model: keras.Model) -> None:
+    """Build the optimizer of a subclassed model that was called once (its variables made)
+    and computes its own loss and metrics (``reproduce.train.packed.PackedNetwork``)."""
+    compiled = (getattr(model, "_compile_metrics", None), getattr(model, "_compile_loss", None))
+    if not model.built or any(part is not None for part in compiled):
+        raise RuntimeError(
+            f"enable_block_steps_jax: the subclassed model {model.name} must be built (called "
+            f"once on a minibatch) and compute its own loss and metrics (compiled without "
+            f"loss= and metrics=), as reproduce.train.packed.compile_packed does")
+    model._symbolic_build(iterator=())

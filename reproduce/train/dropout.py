@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from reproduce.train.dropout_jax import paper_dropout_jax
+
 # Recorded in the fingerprint of the dropout runs (``reproduce.train.resume``): a state saved
 # before this layer (Keras's ``Dropout``, whose generator state was not saved) is not resumed,
 # as it would repeat the first masks.
@@ -29,6 +31,10 @@ class PaperDropout(keras.layers.Dropout):
       ``model.save`` and restored by ``keras.models.load_model``. Keras's ``Dropout`` does
       not save it, so a model loaded to resume training would draw the first minibatch's
       masks again.
+
+    On Keras's JAX backend the masks come from ``keras.random.uniform`` with the same saved
+    generator (``reproduce.train.dropout_jax.paper_dropout_jax``): other masks than
+    TensorFlow's, the same ones for the same seed on that backend.
 
     Same seed, same masks: the masks are a function of ``seed`` and the number of training
     minibatches the layer has seen (on one device, with or without a reload in between).
@@ -64,6 +70,8 @@ class PaperDropout(keras.layers.Dropout):
     def call(self, inputs, training=False):
         if not training or self.rate <= 0:
             return inputs
+        if keras.backend.backend() != "tensorflow":
+            return paper_dropout_jax(inputs, self.rate, self.seed_generator)
         import tensorflow as tf
 
         seed = self.seed_generator.next()

@@ -28,14 +28,20 @@ NON_NUMERIC_KEYS = ("steps_per_execution", "threads")
 
 
 def run_fingerprint(*, spec: DatasetSpec, manifest: dict, model: str, feature_set: str,
-                    seed: int, settings: TrainingSettings) -> dict:
+                    seed: int, settings: TrainingSettings, backend: str | None = None) -> dict:
     """Everything that changes a run's numbers: the data (the shards' sha256 from the
-    manifest, the split), the network, the seed and every numeric setting; for the dropout
-    runs also the dropout layer (``reproduce.train.dropout.DROPOUT_LAYER``)."""
+    manifest, the split), the network, the seed, every numeric setting and the Keras
+    backend (``backend``; None: the one this process runs, ``compute.backend``); for the
+    dropout runs also the dropout layer (``reproduce.train.dropout.DROPOUT_LAYER``).
+
+    The backend is there because the backends' generators differ: the same seed gives other
+    initial weights, dropout masks and ``per_seed`` orders on JAX than on TensorFlow, so a
+    state saved on one backend is never continued on the other."""
     from reproduce.train.dropout import DROPOUT_LAYER
 
     dropout = {"dropout_layer": DROPOUT_LAYER} if settings.dropout else {}
     return dropout | {
+        "backend": backend or _keras_backend(),
         "dataset": spec.name,
         "splits": {k: v["range"] for k, v in manifest["splits"].items()},
         "shards_sha256": sorted(s["sha256"] for split in manifest["splits"].values()
@@ -46,6 +52,12 @@ def run_fingerprint(*, spec: DatasetSpec, manifest: dict, model: str, feature_se
     }
 
 
+def _keras_backend() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
 def fingerprint_sha256(fingerprint: dict) -> str:
     """The sha256 of the fingerprint's canonical JSON (``metrics.json``'s
     ``fingerprint_sha256``)."""
@@ -53,8 +65,9 @@ def fingerprint_sha256(fingerprint: dict) -> str:
 
 
 def fingerprint_differences(saved: dict | None, current: dict) -> list[str]:
-    """The keys (``settings.max_epochs``, ``shards_sha256`` ...) whose values differ."""
-    saved = saved or {}
+    """The keys (``settings.max_epochs``, ``shards_sha256`` ...) whose values differ. A saved
+    fingerprint without ``backend`` was written before there was a choice: TensorFlow's."""
+    saved = {"backend": "tensorflow"} | saved if saved else {}
     diff = []
     for key in sorted(set(saved) | set(current)):
         a, b = saved.get(key), current.get(key)

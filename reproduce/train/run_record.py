@@ -93,10 +93,9 @@ def settings_fields(settings: TrainingSettings, blocks: dict) -> dict:
 
 
 def versions() -> dict:
-    """The versions of Python and the libraries that trained the run, and the machine."""
-    import keras
-    import tensorflow as tf
+    """The versions of Python and the libraries that trained the run (Keras, its backend and
+    the backend's packages: ``reproduce.backend.backend_versions``), and the machine."""
+    from reproduce.backend import backend_versions
 
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "numpy": np.__version__,
-            "machine": platform.machine()}
+    return {"python": platform.python_version(), **backend_versions(),
+            "numpy": np.__version__, "machine": platform.machine()}

@@ -21,12 +21,13 @@ from pathlib import Path
 import numpy as np
 
 from reproduce.atomic_files import copy_atomic, savez_atomic, write_json_atomic
-from reproduce.data.tfrecords import load_manifest, read_split, standardization_constants
+from reproduce.data.tfrecords import load_manifest, standardization_constants
 from reproduce.datasets import DatasetSpec
 from reproduce.layout import RunFiles, TFRecordFiles
 from reproduce.run_log import read_log
 from reproduce.train.batch_order import make_batch_order
-from reproduce.train.block_steps import blocks_per_epoch, enable_block_steps, epoch_blocks
+from reproduce.train.block_steps import (backend_batch_order, backend_epoch_blocks,
+                                         blocks_per_epoch, enable_backend_block_steps)
 from reproduce.train.compiled_network import training_network
 from reproduce.train.resume import (fingerprint_differences, keep_log_epochs, resume_plan,
                                     run_fingerprint)
@@ -64,6 +65,33 @@ def configure_tensorflow(seed: int, threads: int = 0, op_determinism: bool = Fal
             pass
 
 
+def configure_backend(seed: int, threads: int = 0) -> None:
+    """Seed the run on Keras's backend: ``configure_tensorflow`` on TensorFlow; on JAX
+    (deterministic on the CPU as it is) only the seeds, importing no TensorFlow."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        configure_tensorflow(seed, threads)
+    else:
+        from reproduce.backend import set_random_seed
+
+        set_random_seed(seed)
+
+
+def read_split(manifest, split: str):
+    """A split's (x, y): TensorFlow's reader on TensorFlow, ``reproduce.data.records``'s
+    (no TensorFlow; the same arrays) on the other backends."""
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        from reproduce.data.tfrecords import read_split as tf_read_split
+
+        return tf_read_split(manifest, split)
+    from reproduce.data.records import read_split as records_read_split
+
+    return records_read_split(manifest, split)
+
+
 def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: str,
               seed: int, settings: TrainingSettings, evaluated_weights: str = "final",
               verbose: int = 2) -> dict:
@@ -89,7 +117,7 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
         The metrics dict also written to ``metrics.json``.
     """
     check_choice("evaluation.weights", evaluated_weights, EVALUATED_WEIGHTS)
-    configure_tensorflow(seed, settings.threads)
+    configure_backend(seed, settings.threads)
     tfrecords, files = _run_files(tfrecords, files)
     data = load_run_data(tfrecords, spec, feature_set, settings)
     fingerprint = run_fingerprint(spec=spec, manifest=data.manifest, model=model,
@@ -212,7 +240,7 @@ class _Trainer:
         net, initial_epoch, wall_offset, saved = self._restore()
         if net is None:
             net = new_network()
-        enable_block_steps(net)
+        enable_backend_block_steps(net)
         ended = self._ended_before(initial_epoch, saved)
         if ended is not None:
             log.info("training already ended (%s) after %d epochs", ended, initial_epoch)
@@ -241,17 +269,17 @@ class _Trainer:
         s = self.settings
         x_train, y_train = self.splits["train"]
         x_valid, y_valid = self.splits["valid"]
-        order = make_batch_order(s.batch_order, len(x_train), seed, initial_epoch,
-                                 (saved or {}).get("batch_order"))
+        order = backend_batch_order(make_batch_order(
+            s.batch_order, len(x_train), seed, initial_epoch, (saved or {}).get("batch_order")))
         logged = read_log(self.files.live_log).rows
         run = training_callbacks(
             s, files=self.files, fingerprint=self.fingerprint, rules=self.rules, order=order,
             steps_per_epoch=self.steps_per_epoch, wall_offset=wall_offset,
             train_rows=(x_train, y_train),
             best_val_loss=min((float(r["val_loss"]) for r in logged), default=None))
-        train_ds = epoch_blocks(x_train, y_train, order=order, first_epoch=initial_epoch,
-                                last_epoch=s.max_epochs, batch_size=s.batch_size,
-                                block_size=self.block_size)
+        train_ds = backend_epoch_blocks(
+            x_train, y_train, order=order, first_epoch=initial_epoch, last_epoch=s.max_epochs,
+            batch_size=s.batch_size, block_size=self.block_size)
         net.fit(train_ds, epochs=s.max_epochs, initial_epoch=initial_epoch,
                 steps_per_epoch=blocks_per_epoch(len(x_train), s.batch_size, self.block_size),
                 validation_data=(x_valid, y_valid.reshape(-1, 1)),

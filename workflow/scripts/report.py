@@ -2,6 +2,10 @@ from reproduce.rule_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 
+from reproduce.backend import select_backend
+
+select_backend(snakemake.config["compute"]["backend"])  # before anything imports Keras
+
 from reproduce.layout import ReportFiles
 from reproduce.report.report import write_report
 

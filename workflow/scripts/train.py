@@ -2,6 +2,10 @@ from reproduce.rule_logging import log_to_file
 
 log_to_file(snakemake.log[0])
 
+from reproduce.backend import select_backend
+
+select_backend(snakemake.config["compute"]["backend"])  # before anything imports Keras
+
 from reproduce.layout import RunFiles, TFRecordFiles
 from reproduce.model_registry import parse_model_name
 from reproduce.train.gpu_slots import count_gpus, gpu_slot, pin_process_to_gpu

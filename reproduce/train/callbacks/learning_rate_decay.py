@@ -6,6 +6,7 @@ import keras
 
 from reproduce.train.schedules import (INITIAL_LEARNING_RATE, LEARNING_RATE_DECAY_FACTOR,
                                        LEARNING_RATE_FLOOR, ExponentialStepDecay)
+from reproduce.train.schedules_jax import SplitExponentialStepDecay
 
 
 class PerBatchLearningRateDecay(keras.callbacks.Callback):
@@ -17,7 +18,10 @@ class PerBatchLearningRateDecay(keras.callbacks.Callback):
     an ``ExponentialStepDecay`` schedule on the optimizer when training begins; the compiled
     train step evaluates it from the step counter at every batch. Because it depends only on
     the step counter, a resumed run continues the schedule exactly. The applied rate is
-    added to the epoch logs as ``learning_rate`` (CSVLogger records it).
+    added to the epoch logs as ``learning_rate`` (CSVLogger records it). On Keras's JAX
+    backend, which has no float64 in compiled code, the schedule is a
+    ``SplitExponentialStepDecay`` (the same rate, computed so that float32 does not drift);
+    on TensorFlow an ``ExponentialStepDecay`` (float64).
 
     Args:
         initial: learning rate at step 0 (float, default 0.05, the paper's).
@@ -43,12 +47,12 @@ class PerBatchLearningRateDecay(keras.callbacks.Callback):
         super().__init__()
         if factor < 1.0:
             raise ValueError(f"factor must be >= 1, got {factor}")
-        self.schedule = ExponentialStepDecay(initial, factor, floor)
+        self.schedule = _schedule_class()(initial, factor, floor)
 
     def on_train_begin(self, logs=None):
         optimizer = self.model.optimizer
         current = getattr(optimizer, "_learning_rate", None)
-        if (isinstance(current, ExponentialStepDecay)
+        if (isinstance(current, type(self.schedule))
                 and current.get_config() == self.schedule.get_config()):
             self.schedule = current  # already installed (a resumed or repeated fit)
             return
@@ -58,3 +62,11 @@ class PerBatchLearningRateDecay(keras.callbacks.Callback):
         if logs is not None:
             # The rate the next batch will use (the one after the epoch's last batch).
             logs["learning_rate"] = float(self.schedule(self.model.optimizer.iterations))
+
+
+def _schedule_class():
+    """The exact per-batch schedule of Keras's backend: float64 on TensorFlow, split float32
+    arithmetic on the others."""
+    if keras.backend.backend() == "tensorflow":
+        return ExponentialStepDecay
+    return SplitExponentialStepDecay

@@ -1,0 +1,34 @@
+"""``benchmarks/gpu_packed.py --quick`` runs on Keras's JAX backend in a process where
+TensorFlow cannot be imported (the GPU machine's case) and prints its three tables, with
+every replica of each pack within float rounding of its unpacked run."""
+
+import os
+import re
+import subprocess
+import sys
+
+from conftest import REPO
+from test_backend_jax import needs_jax
+
+
+@needs_jax
+def test_gpu_check_runs_without_tensorflow(tmp_path):
+    (tmp_path / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['tensorflow'] = None  # any import of it fails\n")
+    env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(tmp_path))
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_packed.py"),
+                           "--quick"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = proc.stdout
+    for title in ("## Packed against unpacked", "## Seconds per 10,000,000-row epoch",
+                  "## Table 1 projected"):
+        assert title in out, out
+    checks = re.findall(r"^\| (shallow|deep) \| 3 \| \d+ \| (\S+) \| (\S+) \|$", out, re.M)
+    assert [c[0] for c in checks] == ["shallow", "deep"], out
+    for _, weights, loss in checks:  # float32 rounding over a few steps
+        assert float(weights) < 1e-5 and float(loss) < 1e-5, out
+    for what in ("hand-written JAX step", "Keras, unpacked", "Keras, pack of 3"):
+        assert re.search(rf"^\| deep \| {what} \| [\d.]+ \| [\d.]+x \|$", out, re.M), out
+    assert re.search(r"^\| Keras, pack of 3 \| [\d.]+ \|$", out, re.M), out
+    assert "tensorflow imported: False" in out
