@@ -90,10 +90,39 @@ def test_fingerprint_covers_data_and_numeric_settings(sample_spec):
                                                       steps_per_execution=3)) == []
 
 
+def test_fingerprint_holds_the_rows_not_the_sharding(sample_spec, sample_shards,
+                                                   sample_array, tmp_path):
+    """The manifest's rows_sha256 is the sha256 of each split's float32 rows in order
+    (hashlib over numpy's parse of the file); another sharding of the same rows has the
+    same fingerprint, other rows another one."""
+    import hashlib
+
+    from conftest import SAMPLE
+    from reproduce.data.tfrecords import load_manifest, write_tfrecord_shards
+
+    manifest = load_manifest(sample_shards)
+    for split, (start, end) in sample_spec.splits.items():
+        rows = np.ascontiguousarray(sample_array[start:end], dtype="<f4")
+        assert manifest["splits"][split]["rows_sha256"] == \
+            hashlib.sha256(rows.tobytes()).hexdigest()
+    other = write_tfrecord_shards(SAMPLE, tmp_path, sample_spec, rows_per_shard=3000,
+                                  rows_per_record=100)
+
+    def fingerprint(m):
+        return run_fingerprint(spec=sample_spec, manifest=m, model="deep",
+                               feature_set="complete", seed=1, settings=TrainingSettings())
+
+    assert fingerprint_differences(fingerprint(manifest), fingerprint(other)) == []
+    other["splits"]["test"]["rows_sha256"] = "f" * 64
+    assert fingerprint_differences(fingerprint(manifest), fingerprint(other)) == \
+        ["rows_sha256.test"]
+
+
 @pytest.mark.parametrize("saved_settings, new_settings, losses, action", [
     ({}, {}, [1.0] * 5, "resume"),
     ({"max_epochs": 5}, {"max_epochs": 9}, [1.0] * 5, "resume"),           # extend
-    ({"max_epochs": 9}, {"max_epochs": 4}, [1.0] * 5, "afresh"),           # cap below
+    ({"max_epochs": 9}, {"max_epochs": 4}, [1.0] * 5, "serve"),            # cap below
+    ({}, {"auc_thresholds": 50, "validation_batch_size": 7}, [1.0] * 5, "resume"),
     ({"stopping": "authors"}, {"stopping": "pylearn2"}, [1.0] * 5, "resume"),
     ({}, {"learning_rate": 0.5}, [1.0] * 5, "afresh"),
 ])

@@ -4,13 +4,16 @@ Format (``FORMAT_VERSION`` 1): each split is a set of shards
 ``<split>-<i>-of-<n>.tfrecord``; every TFRecord record is one raw little-endian float32 block
 of ``rows x n_columns`` values (label first, then the features in file order), not one
 ``tf.train.Example`` per row. ``manifest.json`` (written last, so its presence means the
-conversion finished) lists the columns, the rows of every shard and its sha256;
+conversion finished) lists the columns, the rows of every shard and its sha256, and per
+split the ``rows_sha256``: the sha256 of the split's rows as float32 little-endian, in order,
+whatever the sharding (what a training's fingerprint holds of the data);
 ``statistics.json`` holds the training split's per-feature mean, std, min and max.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import math
@@ -178,6 +181,7 @@ class _ShardWriter:
         self.shards = []  # [{"file", "rows", "sha256"}]
         self.rows = 0  # rows added so far
         self.signal_rows = 0  # of which label 1
+        self.rows_sha256 = hashlib.sha256()  # the rows' float32 bytes, in order
         self._writer = None
         self._rows_in_shard = 0
         self._pending = []
@@ -202,6 +206,7 @@ class _ShardWriter:
     def add(self, block: np.ndarray):
         self.rows += len(block)
         self.signal_rows += int(np.count_nonzero(block[:, 0]))
+        self.rows_sha256.update(np.ascontiguousarray(block, dtype="<f4").tobytes())
         self._pending.append(block)
         self._pending_rows += len(block)
         if self._pending_rows >= self.rows_per_record:
@@ -371,6 +376,7 @@ def _manifest(csv_path: Path, spec: DatasetSpec, writers: dict, rows_per_record:
             split: {"range": list(spec.splits[split]),
                     "rows": sum(s["rows"] for s in writers[split].shards),
                     "signal_rows": writers[split].signal_rows,
+                    "rows_sha256": writers[split].rows_sha256.hexdigest(),
                     "shards": writers[split].shards}
             for split in SPLITS
         },

@@ -7,7 +7,10 @@ optimizer (step counter, momentum, velocities), the minibatch order's generator 
 run's fingerprint are saved atomically in the run's ``state`` folder; rerunning after a kill
 continues from the last completed epoch and gives the same weights as a run never
 interrupted (on the CPU, same seed and thread count). A state saved under other settings
-or other data is never resumed (``reproduce.train.resume``).
+or other data is never resumed (``reproduce.train.resume``), and never deleted: it is set
+aside as ``state.superseded-<UTC time>-<what changed>/`` with its log, best weights and
+metrics, and ``notify`` (the job's terminal line) says so. A lock on the run folder
+(``reproduce.train.run_lock``) keeps a second training of the same run out.
 """
 
 from __future__ import annotations
@@ -29,8 +32,9 @@ from reproduce.train.batch_order import make_batch_order
 from reproduce.train.block_steps import (backend_batch_order, backend_epoch_blocks,
                                          blocks_per_epoch, enable_backend_block_steps)
 from reproduce.train.compiled_network import training_network
-from reproduce.train.resume import (fingerprint_differences, keep_log_epochs, resume_plan,
-                                    run_fingerprint)
+from reproduce.train.resume import (EVALUATION_KEYS, fingerprint_differences,
+                                    keep_log_epochs, resume_plan, run_fingerprint)
+from reproduce.train.run_lock import LOCK_FILE, run_lock
 from reproduce.train.run_callbacks import stopping_rules, training_callbacks
 from reproduce.train.run_record import metrics_record
 from reproduce.train.settings import EVALUATED_WEIGHTS, TrainingSettings, check_choice
@@ -94,7 +98,7 @@ def read_split(manifest, split: str):
 
 def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: str,
               seed: int, settings: TrainingSettings, evaluated_weights: str = "final",
-              verbose: int = 2) -> dict:
+              verbose: int = 2, notify=None) -> dict:
     """Train one network of the paper and evaluate it on the test split.
 
     Args:
@@ -112,18 +116,35 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
             (``reproduce.train.settings.EVALUATED_WEIGHTS``); ``metrics.json`` records the
             test AUC of both.
         verbose: Keras fit verbosity.
+        notify: function of one message, called (besides the log) when the run sets a
+            saved state aside and starts afresh, serves a cap below the saved epochs,
+            resumes under other library versions or repairs a replaced log; the workflow
+            prints these on the terminal.
 
     Returns:
         The metrics dict also written to ``metrics.json``.
+
+    Raises:
+        reproduce.train.run_lock.RunLockedError: another process trains this run.
     """
     check_choice("evaluation.weights", evaluated_weights, EVALUATED_WEIGHTS)
     configure_backend(seed, settings.threads)
     tfrecords, files = _run_files(tfrecords, files)
+    with run_lock(files.state.parent / LOCK_FILE):
+        return _train_locked(tfrecords, files, spec=spec, model=model,
+                             feature_set=feature_set, seed=seed, settings=settings,
+                             evaluated_weights=evaluated_weights, verbose=verbose,
+                             notify=notify)
+
+
+def _train_locked(tfrecords, files, *, spec, model, feature_set, seed, settings,
+                  evaluated_weights, verbose, notify) -> dict:
+    """``train_run`` while it holds the run folder's lock."""
     data = load_run_data(tfrecords, spec, feature_set, settings)
     fingerprint = run_fingerprint(spec=spec, manifest=data.manifest, model=model,
                                   feature_set=feature_set, seed=seed, settings=settings)
 
-    trainer = _Trainer(files, data.splits, settings, fingerprint, verbose)
+    trainer = _Trainer(files, data.splits, settings, fingerprint, verbose, notify)
     net, stopped_by = trainer.train(
         lambda: training_network(model, data.n_features, settings, seed=seed,
                                  offset=data.offset, scale=data.scale), seed)
@@ -141,8 +162,9 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
         data={"tfrecords": str(Path(tfrecords.manifest).parent),
               "splits": fingerprint["splits"]},
         fingerprint=fingerprint)
+    metrics = trainer.with_notes(metrics)
     write_json_atomic(files.metrics, metrics)
-    trainer.saved_state.record(finished=True)
+    trainer.saved_state.record(finished=True, **trainer.carried)
     log.info("test AUC %.4f (%s weights) after %d epochs, stopped by %s",
              metrics["test_auc"], evaluated_weights, len(history), stopped_by)
     return metrics
@@ -150,13 +172,12 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
 
 def _run_files(tfrecords, files) -> tuple[TFRecordFiles, RunFiles]:
     """The input and output files of a run (from folders if given so); the progress folder
-    made, and any earlier ``metrics.json`` removed (it is written last)."""
+    made."""
     if not isinstance(tfrecords, TFRecordFiles):
         tfrecords = TFRecordFiles.in_folder(tfrecords)
     if not isinstance(files, RunFiles):
         files = RunFiles.in_folder(files)
     files.progress.mkdir(parents=True, exist_ok=True)
-    files.metrics.unlink(missing_ok=True)
     return tfrecords, files
 
 
@@ -193,10 +214,14 @@ class _Trainer:
     """The parts of ``train_run`` that own the run's files: resume, fit, evaluate."""
 
     def __init__(self, files: RunFiles, splits: dict, settings: TrainingSettings,
-                 fingerprint: dict, verbose: int):
+                 fingerprint: dict, verbose: int, notify=None):
         from reproduce.train.callbacks import TrainingStateCheckpoint
 
         self.files = files
+        self.notify = notify or (lambda message: None)
+        self.notes = {}  # what metrics.json says about this run's saved state
+        self.carried = {}  # facts the saved state keeps across resumes
+        self.served = None  # a cap below the saved epochs: what is served instead
         self.splits, self.settings, self.verbose = splits, settings, verbose
         self.fingerprint = fingerprint
         n_train = len(splits["train"][1])
@@ -207,9 +232,23 @@ class _Trainer:
         # the complete checkpoint of training_callbacks
         self.saved_state = TrainingStateCheckpoint(files.state)
 
-    def _start_afresh(self, reason: str | None) -> None:
+    def _say(self, message: str) -> None:
+        """Log ``message`` and pass it to ``notify`` (the workflow's terminal)."""
+        log.warning(message)
+        self.notify(message)
+
+    def _start_afresh(self, reason: str | None, saved: dict | None = None) -> None:
+        """Start with no state: a saved one is set aside (with the run's log, best weights
+        and metrics) under a name that says what changed, never deleted."""
         if reason:
-            log.warning("starting this run afresh: %s", reason)
+            diff = fingerprint_differences(saved.get("fingerprint"), self.fingerprint)
+            what = ("other-data" if any(not k.startswith("settings.") for k in diff)
+                    else "+".join(k.split(".", 1)[1] for k in diff[:3]))
+            kept = self.saved_state.set_aside(what or "other-rule", (
+                self.files.live_log, self.files.live_best, self.files.metrics))
+            self._say(f"starting this run afresh: {reason}; the saved state "
+                      f"({saved['epochs_completed']} epochs) is kept in {kept}")
+            self.notes |= {"started_afresh": reason, "superseded_state": str(kept)}
         self.saved_state.discard()
         for path in (self.files.live_log, self.files.live_best):
             path.unlink(missing_ok=True)
@@ -226,18 +265,70 @@ class _Trainer:
         action, reason = resume_plan(saved, self.fingerprint, losses,
                                      self.rules[self.settings.stopping], self.settings)
         if action == "afresh":
-            self._start_afresh(reason)
+            self._start_afresh(reason, saved)
             return None, 0, 0.0, None
         net = self.saved_state.restore(saved, self.steps_per_epoch)
         for rule in self.rules.values():
             rule.replay(losses)
-        log.info("resuming after epoch %d (step %d): %s", done,
-                 int(net.optimizer.iterations.numpy()), reason)
+        if action == "serve":
+            self._serve_beyond_cap(done, reason)
+        else:
+            log.info("resuming after epoch %d (step %d): %s", done,
+                     int(net.optimizer.iterations.numpy()), reason)
+        self._note_changes(saved)
         return net, done, float(saved.get("wall_time", 0.0)), saved
+
+    def _serve_beyond_cap(self, done: int, reason: str) -> None:
+        """A ``max_epochs`` below the saved epochs: the saved weights are evaluated, and
+        ``metrics.json`` says they are of ``done`` epochs."""
+        cap = self.settings.max_epochs
+        self.served = {"max_epochs": cap, "epochs_saved": done, "weights": (
+            f"final: after epoch {done}; best_validation: the lowest validation loss of "
+            f"the {done} saved epochs")}
+        self._say(f"not training: {reason}. The saved epochs are kept; metrics.json "
+                  f"reports the weights of {done} epochs, not {cap}. To train {cap} epochs, "
+                  f"use another results folder.")
+
+    def _note_changes(self, saved: dict) -> None:
+        """Record (and say) a resume under other library versions or other evaluation
+        settings."""
+        from reproduce.train.callbacks.training_state import (library_versions,
+                                                              version_differences)
+
+        earlier = dict(saved.get("resumed_under_other_versions") or {})
+        changed = version_differences(saved.get("versions"), library_versions())
+        if changed:
+            self._say("resuming a state saved under other versions: " + ", ".join(
+                f"{k} {v['saved']} -> {v['now']}" for k, v in changed.items()))
+        for name, change in changed.items():
+            earlier[name] = {"saved": earlier.get(name, change)["saved"], "now": change["now"]}
+        if earlier:
+            self.carried["resumed_under_other_versions"] = earlier
+        saved_settings = (saved.get("fingerprint") or {}).get("settings") or {}
+        now = self.fingerprint["settings"]
+        evaluation = {k: {"saved": saved_settings.get(k), "now": now.get(k)}
+                      for k in EVALUATION_KEYS if saved_settings.get(k) != now.get(k)}
+        if evaluation:
+            log.info("evaluation settings changed (%s): the saved model is evaluated again",
+                     ", ".join(evaluation))
+            self.notes["evaluation_settings_changed"] = evaluation
+
+    def with_notes(self, metrics: dict) -> dict:
+        """``metrics`` with what this run's saved state says: epochs served beyond the cap
+        (and a warning), a superseded state, other versions or evaluation settings."""
+        notes = self.notes | self.carried
+        if self.served:
+            notes["served_from_saved_state"] = self.served
+            notes["warnings"] = metrics["warnings"] + [
+                f"max_epochs is {self.served['max_epochs']} but the saved state holds "
+                f"{self.served['epochs_saved']} epochs: the weights reported are of "
+                f"{self.served['epochs_saved']} epochs ({self.served['weights']})"]
+        return metrics | notes
 
     def train(self, new_network, seed: int):
         """Build or restore the network, train it to the end; (model, what stopped it)."""
         net, initial_epoch, wall_offset, saved = self._restore()
+        self.files.metrics.unlink(missing_ok=True)  # written last, when the run is done
         if net is None:
             net = new_network()
         enable_backend_block_steps(net)
@@ -253,7 +344,8 @@ class _Trainer:
         """What ended the saved run's training (as recorded, at the cap, or by the replayed
         rule), or None if it goes on."""
         s = self.settings
-        if saved and not fingerprint_differences(saved.get("fingerprint"), self.fingerprint):
+        same = saved and not fingerprint_differences(saved.get("fingerprint"), self.fingerprint)
+        if same or (saved and self.served):
             recorded = saved.get("training_ended")
             if recorded is not None:
                 return recorded["by"]
@@ -277,6 +369,7 @@ class _Trainer:
             steps_per_epoch=self.steps_per_epoch, wall_offset=wall_offset,
             train_rows=(x_train, y_train),
             best_val_loss=min((float(r["val_loss"]) for r in logged), default=None))
+        log_guard = self._guard_live_log(run)
         train_ds = backend_epoch_blocks(
             x_train, y_train, order=order, first_epoch=initial_epoch, last_epoch=s.max_epochs,
             batch_size=s.batch_size, block_size=self.block_size)
@@ -285,10 +378,44 @@ class _Trainer:
                 validation_data=(x_valid, y_valid.reshape(-1, 1)),
                 validation_batch_size=s.validation_batch_size,
                 shuffle=False, callbacks=run.callbacks, verbose=self.verbose)
+        if log_guard.repairs:
+            self._say(f"{self.files.live_log} was replaced during training (an editor's "
+                      f"save?); it was rewritten from what the training logged")
+        self._check_log_agrees(net)
         stopped_by = self._stopped_by(run.optional)
         epochs = len(read_log(self.files.live_log))
         self.saved_state.record(training_ended={"by": stopped_by, "epochs": epochs})
         return stopped_by
+
+    def _guard_live_log(self, run):
+        """Put a ``LiveLogGuard`` right after the fit's CSV logger, and the facts the state
+        keeps into its checkpoint; return the guard."""
+        import keras
+
+        from reproduce.train.callbacks.live_log_guard import LiveLogGuard
+
+        guard = LiveLogGuard(self.files.live_log)
+        at = next(i for i, c in enumerate(run.callbacks)
+                  if isinstance(c, keras.callbacks.CSVLogger))
+        run.callbacks.insert(at + 1, guard)
+        run.state.carried_fields = dict(self.carried)
+        return guard
+
+    def _check_log_agrees(self, net) -> None:
+        """Raise CorruptStateError unless the CSV log, the saved state and the optimizer's
+        step counter hold the same epochs."""
+        from reproduce.train.callbacks import CorruptStateError
+
+        logged = read_log(self.files.live_log).epochs()
+        saved = self.saved_state.load()["epochs_completed"]
+        steps = int(net.optimizer.iterations.numpy())
+        if logged != list(range(saved)) or steps != saved * self.steps_per_epoch:
+            raise CorruptStateError(
+                f"{self.files.live_log}: the CSV log holds {len(logged)} epoch rows, the "
+                f"saved state {saved} epochs ({self.files.state}) and the optimizer "
+                f"{steps:,} steps ({self.steps_per_epoch:,} per epoch): they disagree. "
+                f"The state is the record of the weights: rebuild the log from a copy, or "
+                f"move {self.files.state} aside to train this run again.")
 
     def _stopped_by(self, optional: dict) -> str:
         """What ended the fit: an optional built-in, the chosen rule, or the cap."""

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import shutil
+import time
 from pathlib import Path
 
 import keras
@@ -22,14 +24,16 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
 
     After each epoch it writes ``<directory>/model.keras`` (weights and the optimizer's
     state: step counter, momentum, velocities) and ``state.json`` (the completed epochs,
-    the optimizer steps, the wall time so far, the run's ``fingerprint`` and the state of
-    the stateful callbacks). The files are written to ``<directory>.tmp`` and swapped in
+    the optimizer steps, the wall time so far, the run's ``fingerprint``, the state of
+    the stateful callbacks, the ``versions`` of the libraries that trained it
+    (``library_versions``) and the ``carried_fields`` a caller set). The files are written to ``<directory>.tmp`` and swapped in
     with renames, so a kill at any moment leaves either the previous epoch's complete state
     or this one's. Like Keras's ``BackupAndRestore``, this one class both saves and
     restores, and an instance takes everything through its constructor: ``load`` finishes
     an interrupted swap and checks what it reads, ``restore`` loads the model and checks the
     optimizer's step counter against the completed epochs, ``record`` adds facts to
-    ``state.json`` (how training ended, that the run finished), ``discard`` deletes it.
+    ``state.json`` (how training ended, that the run finished), ``set_aside`` moves it to a
+    name that says when and why it was superseded (``discard`` deletes it).
     Those four need only ``directory``: a run reads its saved state before it builds the
     callbacks (the model, the epoch to start from and the callbacks' states come from it),
     then fits with the instance that has the rest.
@@ -75,6 +79,7 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
         self.callback_states = dict(callback_states or {})
         self.elapsed = elapsed or (lambda: 0.0)
         self.extra_state = extra_state or (lambda epochs_completed: {})
+        self.carried_fields = {}  # more fields for every save (e.g. an earlier run's facts)
 
     def _corrupt(self, what: str) -> CorruptStateError:
         return CorruptStateError(
@@ -138,6 +143,24 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
         state = json.loads(path.read_text())
         write_json_atomic(path, state | fields)
 
+    def set_aside(self, reason: str, companions=()) -> Path | None:
+        """Move the saved state to ``<directory>.superseded-<UTC time>-<reason>`` (never
+        over an earlier one), with the ``companions`` that exist (the run's CSV log, best
+        weights, metrics: paths moved in under their names); return the new folder, or None
+        if there is no saved state."""
+        if not self.directory.exists():
+            return None
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        stem = f"{self.directory.name}.superseded-{stamp}-{reason}"
+        target, n = self.directory.with_name(stem), 1
+        while target.exists():
+            target, n = self.directory.with_name(f"{stem}-{n}"), n + 1
+        os.replace(self.directory, target)
+        for path in map(Path, companions):
+            if path.exists() and not (target / path.name).exists():
+                os.replace(path, target / path.name)
+        return target
+
     def discard(self) -> None:
         """Delete the saved state (a run that starts afresh)."""
         for suffix in ("", ".tmp", STATE_SWAP_SUFFIX):
@@ -153,10 +176,37 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
         state = {"epochs_completed": epoch + 1,
                  "steps": int(self.model.optimizer.iterations.numpy()),
                  "wall_time": self.elapsed(), "fingerprint": self.fingerprint,
-                 "callbacks": {name: get() for name, get in self.callback_states.items()}}
-        write_json_atomic(tmp / STATE_FILE, state | self.extra_state(epoch + 1))
+                 "callbacks": {name: get() for name, get in self.callback_states.items()},
+                 "versions": library_versions()}
+        write_json_atomic(tmp / STATE_FILE,
+                          state | self.carried_fields | self.extra_state(epoch + 1))
         shutil.rmtree(old, ignore_errors=True)
         if self.directory.exists():
             os.replace(self.directory, old)
         os.replace(tmp, self.directory)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def library_versions() -> dict:
+    """The versions that decide a training's numbers: Python, TensorFlow, Keras and its
+    backend, numpy (stored with every saved state)."""
+    import numpy as np
+    import tensorflow as tf
+
+    return {"python": platform.python_version(), "tensorflow": tf.__version__,
+            "keras": keras.__version__, "keras_backend": keras.backend.backend(),
+            "numpy": np.__version__}
+
+
+def version_differences(saved: dict, now: dict) -> dict:
+    """``{library: {"saved": version, "now": version}}`` for each library whose version
+    differs (a state saved before versions were recorded: ``saved`` None).
+
+    Example:
+
+    >>> version_differences({"keras": "3.1.0", "numpy": "2.0"}, {"keras": "3.2.0", "numpy": "2.0"})
+    {'keras': {'saved': '3.1.0', 'now': '3.2.0'}}
+    """
+    saved = saved or {}
+    return {name: {"saved": saved.get(name), "now": version}
+            for name, version in now.items() if saved.get(name) != version}
