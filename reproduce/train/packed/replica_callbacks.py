@@ -14,6 +14,7 @@ from reproduce.train.packed.conversion import unpack
 from reproduce.train.packed.metrics import REPLICA_AUC, REPLICA_LOSS
 from reproduce.train.packed.network import PackedNetwork
 
+
 class ReplicaModel:
     """What a callback of one unpacked run sees as ``self.model`` when it runs on replica
     ``r`` of a pack: setting ``stop_training`` freezes the replica (its rule fired);
@@ -54,6 +55,8 @@ class ReplicaCallbacks(keras.callbacks.Callback):
 
     Args:
         callbacks: one list of Keras callbacks per replica.
+        stopped_after, steps: for a resumed pack, the values of the replicas frozen before
+            (None: every replica frozen at the start has None).
 
     Example:
 
@@ -69,9 +72,10 @@ class ReplicaCallbacks(keras.callbacks.Callback):
     (3, [2, 3], [4, 6])
     """
 
-    def __init__(self, callbacks):
+    def __init__(self, callbacks, stopped_after=None, steps=None):
         super().__init__()
         self.replica_callbacks = [list(c) for c in callbacks]
+        self._previous = (stopped_after, steps)
         self.stopped_after, self.steps, self._training = [], [], []
 
     def set_model(self, model):
@@ -93,7 +97,9 @@ class ReplicaCallbacks(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         active = self.model.optimizer.active
         self._training = [bool(a) for a in active]
-        self.stopped_after, self.steps = [None] * len(active), [None] * len(active)
+        before, steps = self._previous
+        self.stopped_after = list(before) if before else [None] * len(active)
+        self.steps = list(steps) if steps else [None] * len(active)
         self._each_training("on_train_begin", logs=logs)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -118,7 +124,8 @@ class ReplicaCallbacks(keras.callbacks.Callback):
 
 def replica_logs(logs: dict, r: int) -> dict:
     """Replica r's epoch logs under an unpacked run's names (``loss``, ``auc``,
-    ``val_loss``, ``val_auc``) with the shared entries (``learning_rate``, ...) kept.
+    ``val_loss``, ``val_auc``; any ``<prefix>replica_loss`` as ``<prefix>loss``) with the
+    shared entries (``learning_rate``, ...) kept; the pack's summed ``loss`` dropped.
 
     Example:
 
@@ -129,8 +136,8 @@ def replica_logs(logs: dict, r: int) -> dict:
     own, shared = {}, {}
     for key, value in logs.items():
         for metric, plain in ((REPLICA_LOSS, "loss"), (REPLICA_AUC, "auc")):
-            if key in (metric, "val_" + metric):
-                own[key.replace(metric, plain)] = float(np.asarray(value)[r])
+            if key.endswith(metric):  # also val_ and train_monitor_ ones
+                own[key[:-len(metric)] + plain] = float(np.asarray(value)[r])
                 break
         else:
             if key not in ("loss", "val_loss"):
