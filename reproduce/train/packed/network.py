@@ -120,8 +120,8 @@ def feature_mask(replica_columns, n_features: int) -> np.ndarray:
     mask = np.zeros((len(replica_columns), n_features), "float32")
     for r, columns in enumerate(replica_columns):
         columns = np.asarray(columns, int)
-        if columns.size == 0 or columns.min() < 0 or columns.max() >= n_features \
-                or len(set(columns.tolist())) != columns.size:
+        if (columns.size == 0 or columns.min() < 0 or columns.max() >= n_features
+                or len(set(columns.tolist())) != columns.size):
             raise ValueError(f"replica {r}: columns {columns.tolist()} must be distinct "
                              f"indices in 0..{n_features - 1}")
         if not np.all(np.diff(columns) > 0):
