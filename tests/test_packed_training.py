@@ -143,6 +143,30 @@ def test_a_packed_run_continues_unpacked(sample_shards, packed_runs, tmp_path):
         assert np.allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
+def test_unpacked_runs_continue_as_a_pack(sample_shards, packed_runs, tmp_path):
+    """Three runs trained unpacked for 2 epochs, continued as a pack to 4, equal (to float
+    rounding) the pack trained from the start; their first 2 epochs are kept."""
+    from reproduce.datasets import get_dataset
+    from reproduce.train.settings import TrainingSettings
+    from reproduce.train.training import train_run
+
+    spec = get_dataset("HIGGS", {"source": "sample"})
+    settings = TrainingSettings.from_dict(SETTINGS | {"max_epochs": 2})
+    for folder, features in zip(run_folders(tmp_path), FEATURE_SETS):
+        train_run(sample_shards, folder, spec=spec, model="shallow", feature_set=features,
+                  seed=1, settings=settings, verbose=0)
+    first = [log_rows(folder) for folder in run_folders(tmp_path)]
+    metrics = train_pack_here(sample_shards, tmp_path, SETTINGS)
+    for r, (ours, theirs) in enumerate(zip(metrics, packed_runs[1])):
+        rows = log_rows(run_folders(tmp_path)[r])
+        assert rows[:2] == first[r] and len(rows) == SETTINGS["max_epochs"]
+        reference = log_rows(run_folders(packed_runs[0])[r])
+        for a, b in zip(rows, reference, strict=True):
+            assert float(a["val_loss"]) == pytest.approx(float(b["val_loss"]), rel=1e-4)
+        assert ours["steps"] == theirs["steps"]
+        assert abs(ours["test_auc"] - theirs["test_auc"]) < 1e-4
+
+
 def test_killed_pack_resumes_bit_identically(sample_shards, tmp_path):
     """A pack SIGKILLed after an epoch and started again ends with every run's weights,
     log and test AUC of a pack never interrupted."""

@@ -16,7 +16,7 @@ from reproduce.run_log import read_log
 from reproduce.train.batch_order import make_batch_order
 from reproduce.train.block_steps import blocks_per_epoch, enable_block_steps, epoch_blocks
 from reproduce.train.resume import fingerprint_differences, keep_log_epochs
-from reproduce.train.run_callbacks import optional_callbacks, schedule_callbacks
+from reproduce.train.run_callbacks import optional_callbacks, schedule_callbacks, stopping_rules
 
 log = logging.getLogger(__name__)
 
@@ -142,15 +142,17 @@ class PackFit:
         if all(state is None for state in states):
             return None
         epochs = {state and state["epochs_completed"] for state in states}
-        same = all(state and not fingerprint_differences(state.get("fingerprint"),
-                                                         m.fingerprint)
-                   for state, m in zip(states, self.members))
-        if len(epochs) != 1 or not same:
+        plans = [self._resume_plan(m, state) for m, state in zip(self.members, states)]
+        if all(action == "afresh" for action, _ in plans):
+            log.warning("starting the pack afresh: %s", plans[0][1])
+            return None
+        if len(epochs) != 1 or any(action == "afresh" for action, _ in plans):
             folders = ", ".join(str(m.files.state) for m in self.members)
             raise ValueError(
                 f"compute.pack: the runs' saved states ({folders}) are not all of these "
-                f"settings at one epoch (epochs {sorted(epochs, key=str)}), so they cannot "
-                f"continue as one pack: continue them with compute.pack: none")
+                f"settings at one epoch (epochs {sorted(epochs, key=str)}; "
+                f"{'; '.join(reason for _, reason in plans)}), so they cannot continue as "
+                f"one pack: continue them with compute.pack: none")
         done = epochs.pop()
         nets = [m.trainer.saved_state.restore(state, self.steps_per_epoch)
                 for m, state in zip(self.members, states)]
@@ -167,6 +169,17 @@ class PackFit:
                  len(nets), done)
         wall = max(float(state.get("wall_time", 0.0)) for state in states)
         return packed, done, wall, states[0], previous
+
+    def _resume_plan(self, member, state) -> tuple[str, str]:
+        """``resume.resume_plan`` of one run's saved state, as its unpacked run decides."""
+        from reproduce.train.resume import resume_plan
+
+        if state is None:
+            return "afresh", f"{member.name} has no saved state"
+        rows = read_log(member.files.live_log).rows[:state["epochs_completed"]]
+        losses = [float(row["val_loss"]) for row in rows]
+        rule = stopping_rules(self.settings)[self.settings.stopping]
+        return resume_plan(state, member.fingerprint, losses, rule, self.settings)
 
     def _run_callbacks(self, r: int, order, wall_time) -> list:
         """Run r's own callbacks, in an unpacked run's order (``run_callbacks``)."""
