@@ -49,6 +49,13 @@ TRAINING_PEAK_RSS_ROWS = 11_000_000
 # Bytes per value of a .csv.gz in the UCI layout, for a file whose size is not published
 # (SUSY): HIGGS.csv.gz's published size over its 11M x 29 values.
 GZ_BYTES_PER_VALUE = DATASETS["HIGGS"].size / (DATASETS["HIGGS"].rows * 29)
+# compute.pack: a pack of R runs costs R unpacked runs of the network divided by packing's
+# speed-up. CPU: measured by benchmarks/packed_throughput.py on the 2-core VM (1.00x
+# shallow, 1.10x deep; there compute.pack: auto does not pack). GPU: not measured by this
+# estimate; the stated target of issue 21 (a pack of 15 at about the cost of 2 runs, 7.5x),
+# an assumption until benchmarks/gpu_packed.py has run on the machine.
+PACK_SPEEDUP_CPU = {"shallow": 1.00, "deep": 1.10}
+PACK_SPEEDUP_GPU = 7.5
 # Not measured, an assumption stated where it is used: a sustained download from UCI.
 ASSUMED_INTERNET_BYTES_PER_SECOND = 10e6
 
@@ -296,7 +303,7 @@ def plan_network(config: dict, spec, network: str, timings: dict, result: Plan) 
     settings = settings_for(network, training, threads=config["compute"]["train_threads"])
     epochs, assumption = planned_epochs(training, variant["dropout"])
     result.notes.add(assumption)
-    runs = len(config["seeds"])
+    runs, jobs = len(config["seeds"]), []
     for features in config["feature_sets"]:
         n_inputs = len(spec.feature_indices(features))
         key = (network, n_inputs, settings.block_size(n["train"]))
@@ -312,13 +319,42 @@ def plan_network(config: dict, spec, network: str, timings: dict, result: Plan) 
         epoch_s = train_s + valid_s + t.checkpoint_seconds
         per_run = epochs * epoch_s + t.compile_seconds + n["test"] / t.scoring_rows_per_second
         result.epoch_seconds[spec.name, network, features] = epoch_s
-        result.run_seconds += [per_run] * runs
+        jobs += [per_run] * runs
         result.rows.append(
             f"| {spec.name} | {network} | {features} ({n_inputs}) | {runs} | "
             f"{t.block_size * settings.batch_size / t.seconds_per_block:,.0f} | "
             f"{train_s:,.1f} + {valid_s:,.1f} + {t.checkpoint_seconds:.1f} = "
             f"{epoch_s:,.1f} | {REFERENCE_EPOCH_SECONDS.get(variant['model'], '')} | "
             f"{epochs:,} | {per_run / 3600:,.2f} | {runs * per_run / 3600:,.1f} |")
+    result.run_seconds += pack_jobs(config, network, jobs, t.device, result)
+
+
+def pack_jobs(config: dict, network: str, runs: list[float], device: str,
+              result: Plan) -> list[float]:
+    """The training jobs of ``network``'s runs (seconds each): one per run, or one pack of
+    them all when ``compute.pack`` packs it (their sum over ``PACK_SPEEDUP_*``).
+
+    Example:
+
+    >>> from reproduce.estimate import Plan
+    >>> config = {"compute": {"pack": "by_network", "gpus": 0}, "training": {}}
+    >>> plan = Plan([], [], set(), [], [], 0.0, "", [])
+    >>> [round(s, 6) for s in pack_jobs(config, "deep", [110.0, 110.0], "CPU, 2 threads", plan)]
+    [200.0]
+    """
+    from reproduce.runs_plan import packable_network, packing_on
+    from reproduce.train.gpu_slots import count_gpus
+
+    gpu = device.startswith("GPU")
+    if not (packing_on(config, 1 if gpu else count_gpus(config["compute"]["gpus"]))
+            and packable_network(config, network)):
+        return runs
+    family = parse_model_name(network)["model"]
+    speedup = PACK_SPEEDUP_GPU if gpu else PACK_SPEEDUP_CPU.get(family, 1.0)
+    result.notes.add(f"{network}: its {len(runs)} runs train as one pack (compute.pack), "
+                     f"priced at {speedup:g}x the speed of unpacked runs "
+                     f"({'assumed, not measured: issue 21' if gpu else 'measured on the CPU'})")
+    return [sum(runs) / speedup]
 
 
 def plan_bdt(config: dict, spec, result: Plan) -> str:

@@ -67,3 +67,59 @@ def bdt_runs(config: dict) -> list[PlannedRun]:
 def planned_runs(config: dict) -> list[PlannedRun]:
     """Every run of ``config``: the networks, then the BDTs."""
     return network_runs(config) + bdt_runs(config)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlannedPack:
+    """The network runs of one (data set, network) trained as one pack
+    (``compute.pack``, ``reproduce.train.packed_training``).
+
+    Attributes:
+        dataset: the data set's name.
+        model: the network's name.
+        runs: its runs (feature sets x seeds, in ``network_runs``' order).
+    """
+
+    dataset: str
+    model: str
+    runs: tuple
+
+
+def packing_on(config: dict, n_gpus: int) -> bool:
+    """Whether ``compute.pack`` packs on a machine with ``n_gpus`` GPUs visible
+    (``reproduce.train.settings.PACKING``: ``auto`` packs on a GPU only).
+
+    >>> packing_on({"compute": {"pack": "auto"}}, 0), packing_on({"compute": {"pack": "auto"}}, 1)
+    (False, True)
+    """
+    setting = config.get("compute", {}).get("pack", "auto")
+    return setting == "by_network" or (setting == "auto" and n_gpus > 0)
+
+
+def packable_network(config: dict, network: str) -> bool:
+    """Whether the runs of ``network`` can share one pack: no dropout, and the one shared
+    batch stream (``training.batch_order: shared``)."""
+    from reproduce.model_registry import network_settings
+
+    shared = config.get("training", {}).get("batch_order", "shared") == "shared"
+    return shared and not network_settings(network)["dropout"]
+
+
+def planned_packs(config: dict, n_gpus: int) -> list[PlannedPack]:
+    """The packs of ``config`` when packing is on (else none): one per (data set, packable
+    network), holding all its runs; the other runs train one job each.
+
+    Example:
+
+    >>> config = {"datasets": ["HIGGS"], "models": {"HIGGS": ["deep", "deep_dropout"]},
+    ...           "feature_sets": ["low", "high"], "seeds": [1], "compute": {"pack": "by_network"}}
+    >>> [(p.model, [r.name for r in p.runs]) for p in planned_packs(config, 0)]
+    [('deep', ['deep-low-seed1', 'deep-high-seed1'])]
+    """
+    if not packing_on(config, n_gpus):
+        return []
+    packs = {}
+    for run in network_runs(config):
+        if packable_network(config, run.model):
+            packs.setdefault((run.dataset, run.model), []).append(run)
+    return [PlannedPack(dataset, model, tuple(runs)) for (dataset, model), runs in packs.items()]

@@ -2,7 +2,8 @@
 
 Snakemake does not assign GPU ids to jobs (snakemake issue #281): with ``resources: gpu=1``
 and ``--resources gpu=N`` it only limits how many GPU jobs run at once. Each training job
-therefore takes a slot here: it locks ``<lock_dir>/gpu<i>.lock`` with ``flock`` for the first
+(one run, or one pack of runs: ``compute.pack``, the ``train_pack`` rule) therefore takes a
+slot here: it locks ``<lock_dir>/gpu<i>.lock`` with ``flock`` for the first
 free ``i`` and sets ``CUDA_VISIBLE_DEVICES`` to that GPU before TensorFlow starts. The kernel
 releases the lock when the process ends, however it ends, so a crashed or killed job always
 frees its slot. If every slot is taken the job waits for one.

@@ -60,6 +60,16 @@ EVALUATED_WEIGHTS = {
     "final": "the weights when training ended",  # as the authors' code evaluated them
     "best_validation": "the checkpoint with the lowest validation loss",
 }
+# compute.pack: whether the runs of one (data set, network) train as one pack
+# (reproduce.train.packed_training; the dropout nets and batch_order per_seed never do).
+# Not a training setting, so not in ENUMERATED_SETTINGS; tests/test_packed_training.py
+# checks the schema's enum against these keys.
+PACKING = {
+    "auto": "pack when the Keras backend sees a GPU, never on the CPU (measured there: "
+            "1.00x shallow, 1.10x deep, no gain worth the change)",
+    "none": "one process per run, as the authors trained them",
+    "by_network": "pack on any device: one job trains every run of a (data set, network)",
+}
 # Every enumerated setting of the config, by its key in the schema. training.standardize's
 # words live beside the code that computes the constants (reproduce.data.tfrecords).
 ENUMERATED_SETTINGS = {

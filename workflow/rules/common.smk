@@ -13,6 +13,7 @@ from reproduce.layout import (
 )
 from reproduce.model_registry import BDT, MODEL_NAME_PATTERN, slurm_minutes
 from reproduce.paper_values import SUPP_TABLE3
+from reproduce.train.gpu_slots import count_gpus
 
 RESULTS = config["results"]
 FIGURES = config["figures"]

@@ -1,0 +1,57 @@
+# compute.pack (reproduce.train.settings.PACKING): when it is on, one job per pack trains
+# every run of a (data set, network) (reproduce.runs_plan.planned_packs); the train rule then
+# serves only the runs left unpacked (the dropout networks). rule all and the report read
+# the same run files either way.
+PACKS = runs_plan.planned_packs(config, count_gpus(config["compute"]["gpus"]))
+PACKED_NETWORKS = sorted({pack.model for pack in PACKS})
+
+
+def pack_outputs(pattern):
+    """``pattern`` (a run file of NETWORK_RUN) over the pack's feature sets and seeds, the
+    {dataset} and {network} wildcards kept."""
+    return expand(pattern, features=config["feature_sets"], seed=config["seeds"],
+                  allow_missing=True)
+
+
+if PACKS:
+
+    ruleorder: train_pack > train
+
+    rule train_pack:
+        """Every run of one (dataset, network) as one packed program on one GPU slot;
+        each run's outputs exactly as the train rule writes them. Resumes from the pack's
+        last completed epoch when rerun after a kill."""
+        input:
+            manifest=rules.tfrecords.output.manifest,
+            statistics=rules.tfrecords.output.statistics,
+        output:
+            metrics=pack_outputs(str(NETWORK_RUN.metrics)),
+            log=pack_outputs(str(NETWORK_RUN.log)),
+            scores=pack_outputs(str(NETWORK_RUN.scores)),
+            model=pack_outputs(str(NETWORK_RUN.model)),
+            best=pack_outputs(str(NETWORK_RUN.best)),
+        wildcard_constraints:
+            network="|".join(PACKED_NETWORKS),
+        log:
+            f"{RESULTS}/logs/train_pack/{{dataset}}/{{network}}.log",
+        benchmark:
+            f"{RESULTS}/benchmarks/train_pack/{{dataset}}/{{network}}.tsv"
+        params:
+            # outside the outputs, as the train rule's
+            state=pack_outputs(str(NETWORK_RUN.state)),
+            progress=pack_outputs(str(NETWORK_RUN.progress)),
+            pack_state=f"{RESULTS}/packs/{{dataset}}/{{network}}/state",
+            feature_sets=[f for f in config["feature_sets"] for _ in config["seeds"]],
+            seeds=[s for _ in config["feature_sets"] for s in config["seeds"]],
+            spec=lambda w: dataset_spec(w.dataset),
+            training=config["training"],
+            evaluated_weights=config["evaluation"]["weights"],
+            gpus=config["compute"]["gpus"],
+            gpu_lock_dir=".snakemake/gpu-slots",
+        threads: config["compute"]["train_threads"]
+        resources:
+            gpu=1,
+            mem_mb=lambda w: train_mem_mb(w) + round(data_mb(w.dataset, 4)),
+            runtime=lambda w: train_minutes(w) * len(config["feature_sets"]) * len(config["seeds"]),
+        script:
+            "../scripts/train_pack.py"
