@@ -75,8 +75,11 @@ class PackedMomentumSGD(ScheduledMomentumSGD):
                              (self.replicas,) + (1,) * (len(variable.shape) - 1))
         new_velocity = ops.subtract(ops.multiply(velocity, momentum),
                                     ops.multiply(gradient, learning_rate))
-        self.assign(velocity, ops.where(moving, new_velocity, velocity))
-        self.assign(variable, ops.where(moving, ops.add(variable, velocity), variable))
+        # the variables' values as tensors: jax.numpy.where takes no Keras variable
+        old_velocity = ops.convert_to_tensor(velocity)
+        self.assign(velocity, ops.where(moving, new_velocity, old_velocity))
+        value, step = ops.convert_to_tensor(variable), ops.convert_to_tensor(velocity)
+        self.assign(variable, ops.where(moving, ops.add(value, step), value))
 
     def get_config(self):
         return super().get_config() | {"replicas": self.replicas}
