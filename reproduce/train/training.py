@@ -66,7 +66,7 @@ def configure_tensorflow(seed: int, threads: int = 0, op_determinism: bool = Fal
 
 def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: str,
               seed: int, settings: TrainingSettings, evaluated_weights: str = "final",
-              verbose: int = 2) -> dict:
+              verbose: int = 2, deadline: float | None = None) -> dict:
     """Train one network of the paper and evaluate it on the test split.
 
     Args:
@@ -84,6 +84,9 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
             (``reproduce.train.settings.EVALUATED_WEIGHTS``); ``metrics.json`` records the
             test AUC of both.
         verbose: Keras fit verbosity.
+        deadline: the ``time.monotonic()`` by which this job's training must end (a
+            cluster job's time limit, ``reproduce.train.job_budget``); past it the run
+            stops after its last epoch that fits and raises ``JobTimeLimitReached``.
 
     Returns:
         The metrics dict also written to ``metrics.json``.
@@ -96,6 +99,7 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
                                   feature_set=feature_set, seed=seed, settings=settings)
 
     trainer = _Trainer(files, data.splits, settings, fingerprint, verbose)
+    trainer.deadline = deadline
     net, stopped_by = trainer.train(
         lambda: training_network(model, data.n_features, settings, seed=seed,
                                  offset=data.offset, scale=data.scale), seed)
@@ -112,7 +116,7 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
                 "steps_per_epoch": trainer.steps_per_epoch},
         data={"tfrecords": str(Path(tfrecords.manifest).parent),
               "splits": fingerprint["splits"]},
-        fingerprint=fingerprint)
+        fingerprint=fingerprint) | device_fields(settings)
     write_json_atomic(files.metrics, metrics)
     trainer.saved_state.record(finished=True)
     log.info("test AUC %.4f (%s weights) after %d epochs, stopped by %s",
@@ -163,6 +167,8 @@ def load_run_data(tfrecords: TFRecordFiles, spec: DatasetSpec, feature_set: str,
 
 class _Trainer:
     """The parts of ``train_run`` that own the run's files: resume, fit, evaluate."""
+
+    deadline: float | None = None  # this job's, for the fit (reproduce.train.job_budget)
 
     def __init__(self, files: RunFiles, splits: dict, settings: TrainingSettings,
                  fingerprint: dict, verbose: int):
@@ -244,6 +250,7 @@ class _Trainer:
         order = make_batch_order(s.batch_order, len(x_train), seed, initial_epoch,
                                  (saved or {}).get("batch_order"))
         logged = read_log(self.files.live_log).rows
+        job_time = job_time_callback(self.deadline)
         run = training_callbacks(
             s, files=self.files, fingerprint=self.fingerprint, rules=self.rules, order=order,
             steps_per_epoch=self.steps_per_epoch, wall_offset=wall_offset,
@@ -256,8 +263,9 @@ class _Trainer:
                 steps_per_epoch=blocks_per_epoch(len(x_train), s.batch_size, self.block_size),
                 validation_data=(x_valid, y_valid.reshape(-1, 1)),
                 validation_batch_size=s.validation_batch_size,
-                shuffle=False, callbacks=run.callbacks, verbose=self.verbose)
+                shuffle=False, callbacks=[*run.callbacks, job_time], verbose=self.verbose)
         stopped_by = self._stopped_by(run.optional)
+        raise_if_out_of_job_time(job_time, stopped_by, s.max_epochs)
         epochs = len(read_log(self.files.live_log))
         self.saved_state.record(training_ended={"by": stopped_by, "epochs": epochs})
         return stopped_by
@@ -298,6 +306,30 @@ class _Trainer:
         return {"auc": {name: roc_auc(y_test, s) for name, s in scores.items()},
                 "test_rows": int(len(y_test)),
                 **constant_output_check(scores[evaluated_weights])}
+
+
+def device_fields(settings: TrainingSettings) -> dict:
+    """``device``: what the run trained on (``reproduce.train.device.device_record``)."""
+    from reproduce.train.device import device_record
+
+    return {"device": device_record(settings.threads)}
+
+
+def job_time_callback(deadline: float | None):
+    """The callback that stops the fit before the job's deadline (None: no deadline)."""
+    from reproduce.train.job_budget import StopBeforeJobEnds
+
+    return StopBeforeJobEnds(deadline)
+
+
+def raise_if_out_of_job_time(job_time, stopped_by: str, max_epochs: int) -> None:
+    """Raise ``JobTimeLimitReached`` when the job's deadline, not a rule or the cap, ended
+    the fit: the run goes on in the next job (its end is not recorded)."""
+    from reproduce.train.job_budget import JobTimeLimitReached
+
+    epochs = job_time.stopped_after
+    if epochs is not None and stopped_by == "max_epochs" and epochs < max_epochs:
+        raise JobTimeLimitReached(epochs)
 
 
 def constant_output_check(selected: np.ndarray) -> dict:

@@ -1,26 +1,55 @@
-from reproduce.rule_logging import log_to_file
+import time
+
+STARTED = time.monotonic()  # the job's time budget counts from here
+
+from reproduce.rule_logging import log_to_file, to_terminal
 
 log_to_file(snakemake.log[0])
 
+import sys
+
+from reproduce.backend import visible_gpus
 from reproduce.layout import RunFiles, TFRecordFiles
 from reproduce.model_registry import parse_model_name
+from reproduce.train.device import GPUNotVisible, check_gpu_request, hide_gpus
 from reproduce.train.gpu_slots import count_gpus, gpu_slot, pin_process_to_gpu
+from reproduce.train.job_budget import JobTimeLimitReached, training_budget_s
 from reproduce.train.settings import settings_for
 from reproduce.train.training import train_run
 
-w, out = snakemake.wildcards, snakemake.output
-settings = settings_for(w.network, snakemake.params.training, threads=snakemake.threads)
-with gpu_slot(count_gpus(snakemake.params.gpus), snakemake.params.gpu_lock_dir) as slot:
+w, out, params = snakemake.wildcards, snakemake.output, snakemake.params
+run_name = f"{w.dataset}/{w.network}-{w.features}-seed{w.seed}"
+settings = settings_for(w.network, params.training, threads=snakemake.threads)
+budget_s = training_budget_s(params.max_job_minutes)
+if params.device == "cpu":
+    hide_gpus()
+n_gpus = 0 if params.device == "cpu" else count_gpus(params.gpus)
+with gpu_slot(n_gpus, params.gpu_lock_dir) as slot:
     pin_process_to_gpu(slot)  # before TensorFlow starts in train_run
-    train_run(
-        TFRecordFiles(manifest=snakemake.input.manifest, statistics=snakemake.input.statistics),
-        RunFiles(metrics=out.metrics, log=out.log, scores=out.scores, model=out.model,
-                 best=out.best, state=snakemake.params.state,
-                 progress=snakemake.params.progress),
-        spec=snakemake.params.spec,
-        model=parse_model_name(w.network)["model"],
-        feature_set=w.features,
-        seed=int(w.seed),
-        settings=settings,
-        evaluated_weights=snakemake.params.evaluated_weights,
-    )
+    try:
+        check_gpu_request(params.device, snakemake.resources.get("gpu", 0),
+                          lambda: visible_gpus("tensorflow"))
+        metrics = train_run(
+            TFRecordFiles(manifest=snakemake.input.manifest,
+                          statistics=snakemake.input.statistics),
+            RunFiles(metrics=out.metrics, log=out.log, scores=out.scores, model=out.model,
+                     best=out.best, state=params.state, progress=params.progress),
+            spec=params.spec,
+            model=parse_model_name(w.network)["model"],
+            feature_set=w.features,
+            seed=int(w.seed),
+            settings=settings,
+            evaluated_weights=params.evaluated_weights,
+            deadline=None if budget_s is None else STARTED + budget_s,
+        )
+    except GPUNotVisible as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        to_terminal(f"train {run_name}: stopped: {exc}")
+        sys.exit(1)
+    except JobTimeLimitReached as exc:
+        print(f"{exc}", file=sys.stderr)
+        to_terminal(f"train {run_name}: {exc}")
+        sys.exit(3)
+to_terminal(f"train {run_name}: {metrics['epochs_trained']} epochs, test AUC "
+            f"{metrics['test_auc']:.4f} ({metrics['evaluated_weights']} weights), "
+            f"{metrics['wall_time_s'] / 60:.1f} min")
