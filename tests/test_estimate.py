@@ -79,6 +79,8 @@ def test_full_size_plan_against_hand_computed_costs(tmp_path):
     (["--config", "seeds"], "Config entries have to be defined as name=value pairs"),
     (["--configfile", "no-such-file.yaml"], "config file no-such-file.yaml: No such file"),
     (["--jobs", "0"], "--jobs must be at least 1"),
+    # a mapping typed as a list: the message says what to type
+    (["--config", "models=[deep]"], "--config models='{HIGGS: [deep]}'"),
 ])
 def test_command_line_bad_input(args, message):
     proc = estimate(*args)

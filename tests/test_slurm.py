@@ -131,7 +131,7 @@ def test_training_spans_jobs_under_the_cpu_profile(slurm, tmp_path):
 
     (tmp_path / "slurm").mkdir()
     folder = make_workflow_copy(tmp_path / "slurm")
-    (folder / "long.yaml").write_text(SPANNING + "compute: {max_job_minutes: 0.75}\n")
+    (folder / "long.yaml").write_text(SPANNING + "compute: {max_job_minutes: 2}\n")
     proc = run_snakemake(folder, f"{SPANNING_RUN}/metrics.json", "--profile",
                          str(CPU_PROFILE), *SINGLE_NODE, "--configfile", "long.yaml")
     output = proc.stdout + proc.stderr

@@ -317,7 +317,7 @@ def device_fields(settings: TrainingSettings) -> dict:
 
 def job_time_callback(deadline: float | None):
     """The callback that stops the fit before the job's deadline (None: no deadline)."""
-    from reproduce.train.job_budget import StopBeforeJobEnds
+    from reproduce.train.stop_before_job_ends import StopBeforeJobEnds
 
     return StopBeforeJobEnds(deadline)
 

@@ -13,14 +13,13 @@ from reproduce.layout import RunFiles, TFRecordFiles
 from reproduce.model_registry import parse_model_name
 from reproduce.train.device import GPUNotVisible, check_gpu_request, hide_gpus
 from reproduce.train.gpu_slots import count_gpus, gpu_slot, pin_process_to_gpu
-from reproduce.train.job_budget import JobTimeLimitReached, training_budget_s
+from reproduce.train.job_budget import JobTimeLimitReached, job_deadline
 from reproduce.train.settings import settings_for
 from reproduce.train.training import train_run
 
 w, out, params = snakemake.wildcards, snakemake.output, snakemake.params
 run_name = f"{w.dataset}/{w.network}-{w.features}-seed{w.seed}"
 settings = settings_for(w.network, params.training, threads=snakemake.threads)
-budget_s = training_budget_s(params.max_job_minutes)
 if params.device == "cpu":
     hide_gpus()
 n_gpus = 0 if params.device == "cpu" else count_gpus(params.gpus)
@@ -40,7 +39,7 @@ with gpu_slot(n_gpus, params.gpu_lock_dir) as slot:
             seed=int(w.seed),
             settings=settings,
             evaluated_weights=params.evaluated_weights,
-            deadline=None if budget_s is None else STARTED + budget_s,
+            deadline=job_deadline(params.max_job_minutes, STARTED),
         )
     except GPUNotVisible as exc:
         print(f"error: {exc}", file=sys.stderr)
