@@ -106,7 +106,7 @@ SINGLE_NODE = ["--slurm-no-account", "--slurm-status-command", "squeue",
                "--seconds-between-status-checks", "2", "--latency-wait", "5"]
 SPANNING = ("preset: smoke\nmodels: {HIGGS: [shallow]}\nfeature_sets: [high]\n"
             "bdt: {enabled: false}\n"
-            "training: {max_epochs: 40, momentum_saturation_epochs: 2, patience: 1000}\n")
+            "training: {max_epochs: 100, momentum_saturation_epochs: 2, patience: 1000}\n")
 SPANNING_RUN = "results/smoke/HIGGS/runs/shallow-high-seed1"
 
 
@@ -146,7 +146,7 @@ def test_training_spans_jobs_under_the_cpu_profile(slurm, tmp_path):
     rule_log = (folder / "results/smoke/logs/train/HIGGS/shallow-high-seed1.log").read_text()
     assert "continuing in the next job" in rule_log and "resuming after epoch" in rule_log
     epochs = pd.read_csv(folder / SPANNING_RUN / "log.csv")["epoch"].tolist()
-    assert epochs == list(range(40))  # every epoch exactly once
+    assert epochs == list(range(100))  # every epoch exactly once
     ours = model_weights(folder / SPANNING_RUN / "model.keras")
     theirs = model_weights(local / SPANNING_RUN / "model.keras")
     assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))

@@ -26,13 +26,15 @@ def train_job_minutes(wildcards):
 
 def train_retries():
     """Resubmissions of a training: one per further job its longest run spans under the
-    cap, plus one for a failure; None (the profile's retries) without a cap."""
+    cap, plus one for a failure; None (the profile's retries) when every run fits in one
+    job or there is no cap."""
     cap = max_job_minutes()
     if cap is None:
         return None
     longest = max((train_minutes(SimpleNamespace(dataset=r.dataset, network=r.model))
                    for r in runs_plan.network_runs(config)), default=0)
-    return jobs_needed(longest, cap)
+    jobs = jobs_needed(longest, cap)
+    return jobs if jobs > 1 else None
 
 
 rule train:
