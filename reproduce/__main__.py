@@ -1,7 +1,9 @@
 """Commands for planning and watching a long run, outside Snakemake.
 
-    python -m reproduce estimate [--jobs N] [--configfile F ...] [--config k=v ...]
-    python -m reproduce status [--results DIR] [--configfile F ...] [--config k=v ...]
+    higgs-repro estimate [--jobs N] [--configfile F ...] [--config k=v ...]
+    higgs-repro status [--results DIR] [--configfile F ...] [--config k=v ...]
+
+(``higgs-repro`` is installed by ``pip install -e .``; ``python -m reproduce`` is the same.)
 
 Run them in the workflow's folder (the clone, with ``Snakefile`` and ``config.yaml``), as
 ``snakemake``. ``--configfile`` and ``--config`` mean what they mean to ``snakemake``: the
@@ -69,8 +71,25 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
                         help="config values set on top (as snakemake's --config)")
 
 
+def program_name() -> str:
+    """``higgs-repro`` when run as the console command, else ``python -m reproduce``."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return "higgs-repro" if name.startswith("higgs-repro") else "python -m reproduce"
+
+
+def status_text(results: str | None, config: dict | None) -> str:
+    """The status of ``results`` (or the config's folder); with neither, of every results
+    folder holding runs under ``results/`` (``reproduce.status.results_folders``)."""
+    from reproduce.status import results_folders, status_command
+
+    if results or config:
+        return status_command(Path(results or config["results"]), config)
+    folders = results_folders(Path("results")) or [Path("results")]
+    return "\n\n".join(status_command(folder, None) for folder in folders)
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m reproduce", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=program_name(), description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     estimate = commands.add_parser(
@@ -82,7 +101,7 @@ def main(argv=None) -> int:
     status = commands.add_parser(
         "status", help="one row per run from the live logs and state files, and the ETA")
     status.add_argument("--results", help="the results folder (default: the config's, "
-                        "else results)")
+                        "else every folder with runs under results/)")
     _add_config_options(status)
 
     args = parser.parse_args(argv)
@@ -97,12 +116,9 @@ def main(argv=None) -> int:
 
             print(estimate_command(active_config(args.configfile, args.config), args.jobs))
         else:
-            from reproduce.status import status_command
-
             explicit = bool(args.configfile or args.config)
             config = active_config(args.configfile, args.config) if explicit else None
-            results = args.results or (config["results"] if config else "results")
-            print(status_command(Path(results), config))
+            print(status_text(args.results, config))
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -153,7 +153,7 @@ def validate_config(config: dict, schema_file) -> dict:
         if key in FOLDER_KEYS and isinstance(err.instance, str):
             raise ConfigError(_folder_problem(key, "") if not err.instance.strip()
                               else f"config key {key}: {message}")
-        raise ConfigError(f"config key {key}: {message}")
+        raise ConfigError(f"config key {key}: {message}{type_hint(err)}")
     _fill_defaults(config, schema)
     _check_registries(config)
     for name in config["datasets"]:
@@ -200,6 +200,28 @@ def _check_training(training: dict) -> None:
             f"config key training.stop_on_threshold.monitor: {stop['monitor']!r} is not "
             f"logged by a run{hint}; the names logged: "
             f"{', '.join(monitorable_names(rows))}")
+
+
+def type_hint(err) -> str:
+    """What to type instead, for a value of the wrong type set on the command line: a
+    mapping (``models``, ``training``) is written as YAML in quotes.
+
+    Example:
+
+    >>> import jsonschema
+    >>> schema = {"type": "object", "properties": {"models": {"type": "object"}}}
+    >>> err = next(jsonschema.Draft202012Validator(schema).iter_errors({"models": ["deep"]}))
+    >>> print(type_hint(err))
+    ; a mapping: write it as YAML in quotes, e.g. --config models='{HIGGS: [deep]}'
+    """
+    if err.validator != "type" or "object" not in _types(err.schema):
+        return ""
+    path = [str(p) for p in err.absolute_path]
+    if len(path) != 1:
+        return ""
+    example = {"models": "{HIGGS: [deep]}", "training": "{max_epochs: 5}",
+               "compute": "{device: cpu}", "bdt": "{enabled: false}"}.get(path[0], "{key: value}")
+    return f"; a mapping: write it as YAML in quotes, e.g. --config {path[0]}='{example}'"
 
 
 def _check_registries(config: dict) -> None:

@@ -16,8 +16,10 @@ and the cap is the figure to plan an allocation with.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import sys
 import statistics
 import tempfile
 import time
@@ -29,21 +31,24 @@ from reproduce.datasets import DATASETS, get_dataset
 from reproduce.model_registry import parse_model_name
 
 # ---- Rates measured once, with their provenance (the only constants of the estimate) ----
-# All from the full-scale rehearsal of issue 14 on the project's 2-core development VM (no
-# GPU): the real DAG on an 11,000,000-row file in the UCI layout served over 127.0.0.1
-# (benchmarks/full_scale.py; a smaller rerun's table is in benchmarks/README.md).
-MEASURED_ON = "a 2-core VM (no GPU), full-scale rehearsal of 11M rows (issue 14)"
+# All from the full-scale rehearsal on the project's 2-core development VM (no GPU): the
+# real DAG on an 11,000,000-row file in the UCI layout served over 127.0.0.1
+# (benchmarks/full_scale.py; its table is in benchmarks/README.md).
+MEASURED_ON = ("a 2-core VM (no GPU): the full-scale rehearsal of 11M rows "
+               "(benchmarks/full_scale.py) and the estimate of docs/performance.md")
 # download rule: 3.3 GB over loopback HTTP in 11 s, sha256 check included
 DOWNLOAD_BYTES_PER_SECOND = 3.3e9 / 11
 # tfrecords rule: 11M rows in 47 s (40 s inside write_tfrecord_shards)
 CONVERSION_ROWS_PER_SECOND = 11e6 / 47
 # bdt rule: about 1.9 s per tree on 10M training rows (500 trees: ~16 min per feature set)
 BDT_SECONDS_PER_TREE_PER_ROW = 1.9 / 10e6
-# train rule, deep net, one epoch on 10M rows + validation + test scoring: 169 s, peak RSS
-# 3.9 GB; shallow net 27-41 s. Shown beside the timings made here, for comparison. The
-# second full-size rehearsal (2026-11-30, loaded: benchmarks/README.md) measured 126-163 s
-# and 21-36 s, and peak RSS up to 4.6 GB (deep, complete features): the memory used here.
-REFERENCE_EPOCH_SECONDS = {"deep": "169 s", "shallow": "27-41 s"}
+# Seconds per 10M-row epoch (SGD + validation and train monitor) that this estimate printed
+# for Table 1 on the quiet 2-core VM (load 0.3, 2026-11-30; docs/performance.md, "The
+# estimate for Table 1", tested equal): shown beside the timings made here, for comparison.
+# (A whole one-epoch train job, with TensorFlow's start-up, reading 11M rows, test scoring
+# and the saves, took 126-163 s deep and 21-36 s shallow in the rehearsal: not an epoch.)
+# The rehearsal's peak RSS was up to 4.6 GB (deep, complete features): the memory used here.
+REFERENCE_EPOCH_SECONDS = {"deep": (67.3, 69.5), "shallow": (4.4, 7.4)}
 TRAINING_PEAK_RSS_BYTES = 4.6e9
 TRAINING_PEAK_RSS_ROWS = 11_000_000
 # Bytes per value of a .csv.gz in the UCI layout, for a file whose size is not published
@@ -324,7 +329,7 @@ def plan_network(config: dict, spec, network: str, timings: dict, result: Plan) 
             f"| {spec.name} | {network} | {features} ({n_inputs}) | {runs} | "
             f"{t.block_size * settings.batch_size / t.seconds_per_block:,.0f} | "
             f"{train_s:,.1f} + {valid_s:,.1f} + {t.checkpoint_seconds:.1f} = "
-            f"{epoch_s:,.1f} | {REFERENCE_EPOCH_SECONDS.get(variant['model'], '')} | "
+            f"{epoch_s:,.1f} | {reference_epoch(variant['model'])} | "
             f"{epochs:,} | {per_run / 3600:,.2f} | {runs * per_run / 3600:,.1f} |")
     result.run_seconds += pack_jobs(config, network, jobs, t.device, result)
 
@@ -355,6 +360,18 @@ def pack_jobs(config: dict, network: str, runs: list[float], device: str,
                      f"priced at {speedup:g}x the speed of unpacked runs "
                      f"({'assumed, not measured: issue 21' if gpu else 'measured on the CPU'})")
     return [sum(runs) / speedup]
+
+
+def reference_epoch(model: str) -> str:
+    """The measured seconds per 10M-row epoch of ``model``'s family, as "low-high s".
+
+    Example:
+
+    >>> reference_epoch("shallow"), reference_epoch("bdt")
+    ('4.4-7.4 s', '')
+    """
+    low_high = REFERENCE_EPOCH_SECONDS.get(model)
+    return f"{low_high[0]:g}-{low_high[1]:g} s" if low_high else ""
 
 
 def plan_bdt(config: dict, spec, result: Plan) -> str:
@@ -389,7 +406,7 @@ def render(result: Plan, config: dict, jobs: int) -> str:
            if result.load > 0.5 * (os.cpu_count() or 1) else ""),
         "",
         "| data set | network | features (inputs) | runs | train ex/s | s per epoch: train + "
-        "valid and train monitor + checkpoint | reference: HIGGS epoch, 2-core VM | epochs "
+        "valid and train monitor + checkpoint | reference s per 10M-row epoch, 2-core VM | epochs "
         "planned | hours per run | hours, all runs |",
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
         *result.rows,
@@ -414,5 +431,34 @@ def render(result: Plan, config: dict, jobs: int) -> str:
 
 
 def estimate_command(config: dict, jobs: int) -> str:
-    """``python -m reproduce estimate``: the plan of the validated ``config`` as text."""
-    return render(plan(config), config, jobs)
+    """``python -m reproduce estimate``: the plan of the validated ``config`` as text.
+
+    TensorFlow's and CUDA's start-up messages (written by native code to the process's
+    stderr, whatever ``TF_CPP_MIN_LOG_LEVEL`` says) are held back; they are shown only if
+    the timing fails.
+    """
+    with native_stderr_held():
+        result = plan(config)
+    return render(result, config, jobs)
+
+
+@contextlib.contextmanager
+def native_stderr_held():
+    """Send file descriptor 2 (native libraries' stderr too) to a temporary file for the
+    block; write what it caught to the real stderr only if the block raises."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            caught.seek(0)
+            os.write(2, caught.read())
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)

@@ -1,4 +1,9 @@
-"""Send a Snakemake job's Python logging, stdout and stderr (TensorFlow's too) to its log."""
+"""Send a Snakemake job's Python logging, stdout and stderr (TensorFlow's too) to its log.
+
+The terminal the job was started from keeps one channel: ``to_terminal`` writes a line
+there (a finished training's summary), through a copy of the original stderr made before
+the redirection.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import logging
 import os
 import sys
 from pathlib import Path
+
+_terminal_fd: int | None = None  # a duplicate of the job's original stderr
 
 
 def log_to_file(path) -> None:
@@ -15,9 +22,22 @@ def log_to_file(path) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     sys.stdout.flush()
     sys.stderr.flush()
+    global _terminal_fd
+    if _terminal_fd is None:
+        _terminal_fd = os.dup(2)
+        os.set_inheritable(_terminal_fd, False)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def to_terminal(line: str) -> None:
+    """Write ``line`` to the terminal the job started from (its stderr before
+    ``log_to_file``), and to the log; without ``log_to_file``, to stderr only."""
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+    if _terminal_fd is not None:
+        os.write(_terminal_fd, (line + "\n").encode())

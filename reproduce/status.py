@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reproduce.estimate import bdt_seconds, duration, makespan
-from reproduce.layout import RUN_NAME, RunFiles
+from reproduce.layout import RUN_NAME, RunFiles, evaluation_file
 from reproduce.model_registry import BDT
 from reproduce.run_log import read_log
 from reproduce.runs_plan import planned_runs
+from reproduce.train.device import device_summary
 
 RATE_WINDOW = 10  # epochs/hour from the wall time of the last (up to) 10 epochs
 STALLED_AFTER = 3.0  # a run with no epoch for 3 epoch-times (and 10 min) may be dead
@@ -44,6 +45,7 @@ class RunStatus:
     metrics: dict | None = None
     notes: list = field(default_factory=list)
     log_age: float | None = None  # seconds since the log was last written
+    evaluated: bool = False  # the evaluate rule's file exists
 
     @property
     def finished(self) -> bool:
@@ -161,8 +163,22 @@ def read_run(folder: Path, dataset: str) -> RunStatus:
     metrics_types = drop_mistyped(run.metrics, METRICS_TYPES, f"{folder.name}/metrics.json")
     if metrics_types:
         metrics_types += " (edited by hand? delete it: the workflow remakes it)"
+    run.evaluated = evaluation_file(folder.parent.parent.parent, dataset, folder.name).exists()
     run.notes = [n for n in (note, state_note, metrics_note, state_types, metrics_types) if n]
     return run
+
+
+def results_folders(root: Path) -> list[Path]:
+    """The results folders under ``root`` that hold runs: ``root`` itself when it has
+    ``<dataset>/runs/<run>/`` folders, and each folder below it that has (a preset's
+    ``results/demo/``, ``results/smoke/``), sorted; ``[]`` when there are none."""
+    def has_runs(folder: Path) -> bool:
+        return any(p.is_dir() for p in folder.glob("*/runs/*"))
+
+    if not root.is_dir():
+        return []
+    found = [root] if has_runs(root) else []
+    return found + sorted(p for p in root.iterdir() if p.is_dir() and has_runs(p))
 
 
 def scan(results: Path) -> list[RunStatus]:
@@ -205,7 +221,9 @@ def run_row(run: RunStatus, cap: int | None) -> tuple[list[str], float | None]:
         stopped = how.get("stopped_by") or ("max_epochs" if not run.metrics.get("stopped_early")
                                             else "early stopping")
         auc = run.metrics.get("test_auc")
-        what = f"done: {stopped}" + (f", test AUC {auc:.4f}" if isinstance(auc, float) else "")
+        what = (f"{'done' if run.evaluated else 'trained, not evaluated yet'}: {stopped}"
+                + (f", test AUC {auc:.4f}" if isinstance(auc, float) else "")
+                + f"; {device_summary(run.metrics.get('device'))}")
         remaining, eta = 0.0, "done"
     elif (run.state or {}).get("training_ended") or (run.state or {}).get("finished"):
         what, remaining, eta = "training done; scoring the test split", 0.0, "minutes"

@@ -79,6 +79,8 @@ def test_full_size_plan_against_hand_computed_costs(tmp_path):
     (["--config", "seeds"], "Config entries have to be defined as name=value pairs"),
     (["--configfile", "no-such-file.yaml"], "config file no-such-file.yaml: No such file"),
     (["--jobs", "0"], "--jobs must be at least 1"),
+    # a mapping typed as a list: the message says what to type
+    (["--config", "models=[deep]"], "--config models='{HIGGS: [deep]}'"),
 ])
 def test_command_line_bad_input(args, message):
     proc = estimate(*args)
@@ -105,3 +107,45 @@ def test_outside_a_workflow_folder_says_where_to_run_it(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "no workflow in" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_reference_epochs_are_the_documented_estimate():
+    """The reference column is the seconds per 10M-row epoch docs/performance.md reports
+    for Table 1 ("The estimate for Table 1"), read from its table, not a job's wall time."""
+    import re
+
+    from reproduce.estimate import REFERENCE_EPOCH_SECONDS, reference_epoch
+
+    text = (REPO / "docs" / "performance.md").read_text()
+    for model in ("shallow", "deep"):
+        row = next(line for line in text.splitlines() if line.startswith(f"| {model} |"))
+        seconds = [float(v) for v in re.split(r"\s*/\s*", row.split("|")[5].strip())]
+        assert REFERENCE_EPOCH_SECONDS[model] == (min(seconds), max(seconds))
+    assert reference_epoch("shallow") == "4.4-7.4 s"
+    assert "4.4-7.4 s per epoch" in text  # the performance table's shallow line agrees
+
+
+def test_native_stderr_is_held_back_unless_it_fails(tmp_path):
+    """What native code writes to fd 2 (as TensorFlow's start-up does) is dropped when the
+    block succeeds and shown when it raises."""
+    code = ("import os, sys\nfrom reproduce.estimate import native_stderr_held\n"
+            "with native_stderr_held():\n    os.write(2, b'start-up noise\\n')\n"
+            "print('ok')\n"
+            "with native_stderr_held():\n    os.write(2, b'the cause\\n')\n"
+            "    raise SystemExit(3)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=REPO, timeout=60)
+    assert proc.stdout == "ok\n" and proc.returncode == 3
+    assert proc.stderr == "the cause\n"
+
+
+def test_estimate_output_is_clean():
+    """A real estimate: nothing on stderr (no TensorFlow or CUDA start-up lines), no
+    internal references in the text, the reference column as documented."""
+    proc = estimate("--config", "preset=smoke", "models={HIGGS: [shallow]}",
+                    "feature_sets=[high]", "bdt={enabled: false}")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert "issue" not in proc.stdout.lower()
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| HIGGS | shallow"))
+    assert "| 4.4-7.4 s |" in row

@@ -97,3 +97,59 @@ def test_scancelled_training_resumes_from_last_epoch(slurm, tmp_path):
     assert resumed_at >= 4
     epochs = pd.read_csv(run / "log.csv")["epoch"].tolist()
     assert epochs == list(range(150))  # every epoch exactly once
+
+
+CPU_PROFILE = REPO / "profiles" / "slurm-cpu"
+# the real CPU profile, with what this single node lacks: accounting, sacct, and patience
+SINGLE_NODE = ["--slurm-no-account", "--slurm-status-command", "squeue",
+               "--slurm-init-seconds-before-status-checks", "1",
+               "--seconds-between-status-checks", "2", "--latency-wait", "5"]
+SPANNING = ("preset: smoke\nmodels: {HIGGS: [shallow]}\nfeature_sets: [high]\n"
+            "bdt: {enabled: false}\n"
+            "training: {max_epochs: 100, momentum_saturation_epochs: 2, patience: 1000}\n")
+SPANNING_RUN = "results/smoke/HIGGS/runs/shallow-high-seed1"
+
+
+def model_weights(path):
+    import keras
+
+    import reproduce.train.keras_objects  # noqa: F401  (registers the package's objects)
+
+    return keras.models.load_model(path).get_weights()
+
+
+def test_training_spans_jobs_under_the_cpu_profile(slurm, tmp_path):
+    """profiles/slurm-cpu submits trainings without a GPU gres; a training longer than
+    compute.max_job_minutes stops after the last epoch that fits, is resubmitted, resumes,
+    and ends with the weights of an uninterrupted local run, bit for bit."""
+    import numpy as np
+
+    (tmp_path / "local").mkdir()
+    local = make_workflow_copy(tmp_path / "local")
+    (local / "long.yaml").write_text(SPANNING)
+    run_snakemake(local, "-c2", f"{SPANNING_RUN}/metrics.json", "--configfile", "long.yaml")
+
+    (tmp_path / "slurm").mkdir()
+    folder = make_workflow_copy(tmp_path / "slurm")
+    (folder / "long.yaml").write_text(SPANNING + "compute: {max_job_minutes: 1}\n")
+    proc = run_snakemake(folder, f"{SPANNING_RUN}/metrics.json", "--profile",
+                         str(CPU_PROFILE), *SINGLE_NODE, "--configfile", "long.yaml")
+    output = proc.stdout + proc.stderr
+    submitted = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*rule_(\w+?)/", output)
+    train_ids = [job for job, rule in submitted if rule == "train"]
+    if len(train_ids) == 1 and "continuing in the next job" not in output:
+        # time-based: on an unloaded fast node the whole training may fit in one job
+        pytest.skip("the training fit in one job on this machine: nothing spanned jobs")
+    assert len(train_ids) >= 2, output[-3000:]
+    details = subprocess.run(["scontrol", "show", "job", "-o", *[",".join(train_ids)]],
+                             capture_output=True, text=True).stdout
+    assert "gres/gpu" not in details and "gpu:" not in details.lower()
+    states = [slurm_jobs()[job][1] for job in train_ids]
+    assert states[-1] == "COMPLETED" and "FAILED" in states[:-1], states
+    rule_log = (folder / "results/smoke/logs/train/HIGGS/shallow-high-seed1.log").read_text()
+    assert "continuing in the next job" in rule_log and "resuming after epoch" in rule_log
+    epochs = pd.read_csv(folder / SPANNING_RUN / "log.csv")["epoch"].tolist()
+    assert epochs == list(range(100))  # every epoch exactly once
+    ours = model_weights(folder / SPANNING_RUN / "model.keras")
+    theirs = model_weights(local / SPANNING_RUN / "model.keras")
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))

@@ -84,6 +84,8 @@ def test_new_state_keys_stopping_summary_and_finished(tmp_path):
         "epochs_completed": 2, "wall_time": 60.0, "training_ended": {"by": "max_epochs",
                                                                     "epochs": 2},
         "callbacks": {"stopping": {"rule": "authors", "summary": "authors: epoch 2 of 2"}}})
+    (tmp_path / "HIGGS" / "evaluation").mkdir()
+    (tmp_path / "HIGGS" / "evaluation" / "shallow-low-seed1.json").write_text("{}")
     text = status_command(tmp_path)
     assert "training done; scoring the test split" in row_of(text, "deep-high-seed1")
     deep = row_of(text, "deep-low-seed1")
@@ -211,3 +213,41 @@ def test_against_a_live_training(tmp_path, sample_shards):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert f"{metrics['epochs_trained']}/15" in final and "done" in final
     assert f"test AUC {metrics['test_auc']:.4f}" in final
+
+
+def test_trained_not_evaluated_and_the_device(tmp_path):
+    """A run with its metrics.json but no evaluation yet is trained, not in training; its
+    row names the device it trained on."""
+    device = {"kind": "cpu", "cpu_model": "Example CPU", "threads": 2, "backend": "tensorflow"}
+    write_run(tmp_path, "shallow-low-seed1", [0.7, 0.6], 5.0,
+              metrics={"epochs_trained": 2, "test_auc": 0.75, "device": device,
+                       "stopping": {"stopped_by": "max_epochs"}})
+    row = row_of(status_command(tmp_path), "shallow-low-seed1")
+    assert "trained, not evaluated yet: max_epochs, test AUC 0.7500" in row
+    assert "CPU Example CPU, 2 threads (tensorflow)" in row
+
+
+def test_no_arguments_finds_the_presets_results(tmp_path):
+    """``status`` with no argument, beside a finished results/demo/ and a started
+    results/smoke/: a table for each, never "No run has started yet"."""
+    write_run(tmp_path / "results" / "demo", "deep-low-seed1", [0.6, 0.5], 30.0,
+              metrics={"epochs_trained": 2, "test_auc": 0.7, "stopping": {}})
+    write_run(tmp_path / "results" / "smoke", "shallow-high-seed1", [0.6], 3.0)
+    proc = status(cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "No run has started yet" not in proc.stdout
+    assert "# results/demo/: 1 run folder(s), 1 finished" in proc.stdout
+    assert "# results/smoke/: 1 run folder(s), 0 finished" in proc.stdout
+    assert "HIGGS/deep-low-seed1" in proc.stdout and "HIGGS/shallow-high-seed1" in proc.stdout
+
+
+def test_help_names_the_program(tmp_path):
+    """``higgs-repro --help`` names itself; ``python -m reproduce --help`` names that."""
+    proc = subprocess.run([sys.executable, "-m", "reproduce", "--help"], capture_output=True,
+                          text=True, cwd=REPO)
+    assert proc.stdout.startswith("usage: python -m reproduce ")
+    script = tmp_path / "higgs-repro"
+    script.write_text("import sys\nfrom reproduce.__main__ import main\nsys.exit(main())\n")
+    proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True,
+                          text=True, cwd=REPO)
+    assert proc.stdout.startswith("usage: higgs-repro "), proc.stdout

@@ -15,6 +15,7 @@ import pandas as pd
 from reproduce.data.tfrecords import STANDARDIZATIONS
 from reproduce.datasets import FEATURE_LABELS
 from reproduce.model_registry import model_label
+from reproduce.train.device import device_summary
 from reproduce.train.settings import EVALUATED_WEIGHTS, STOPPING_RULES
 
 # training.stopping's words with the rule's name in front, as the description table shows it
@@ -145,6 +146,15 @@ def _versions_text(runs: pd.DataFrame) -> str:
             or "not recorded")
 
 
+def _device_text(runs: pd.DataFrame) -> str:
+    """Where the runs trained (``reproduce.train.device.device_summary``), each device with
+    the models that used it; "not recorded" for runs of older versions."""
+    if "device" not in runs:
+        return "not recorded"
+    return grouped(runs, lambda r: device_summary(r.device) if isinstance(r.device, dict)
+                   else None)
+
+
 def _distinct(values) -> str:
     seen = list(dict.fromkeys(str(v) for v in values))
     return " | ".join(seen)
@@ -205,6 +215,7 @@ def describe_runs(runs: pd.DataFrame) -> dict[str, list[tuple[str, str]]]:
             items += _network_items(nets)
         if not bdt.empty:
             items.append(("BDT", bdt_fit_text(bdt)))
+        items.append(("device", _device_text(part)))
         items.append(("versions", _versions_text(part)))
         described[dataset] = items
     return described

@@ -38,7 +38,8 @@ CELL = ["dataset", "model", "feature_set"]
 RUN_COLUMNS = ["dataset", "model", "feature_set", "seed", "auc", "test_events", "significance",
                "roc_efficiency", "roc_rejection", "evaluated_weights", "constant_output",
                "warnings", "stopping_rule", "stopped_by", "epochs_trained", "batch_order",
-               "settings", "splits", "versions", "trees", "trainable_parameters"]
+               "settings", "splits", "versions", "trees", "trainable_parameters",
+               "device"]
 LOG_COLUMNS = ["dataset", "model", "feature_set", "seed", "epoch", "metric", "split", "value",
                "in_progress"]
 
@@ -124,6 +125,7 @@ def run_facts(metrics: dict) -> dict:
         "versions": metrics.get("versions") or {},
         "trees": metrics.get("trees"),
         "trainable_parameters": metrics.get("trainable_parameters"),
+        "device": metrics.get("device"),  # reproduce.train.device.device_record
     }
 
 

@@ -98,7 +98,7 @@ def read_split(manifest, split: str):
 
 def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: str,
               seed: int, settings: TrainingSettings, evaluated_weights: str = "final",
-              verbose: int = 2, notify=None) -> dict:
+              verbose: int = 2, notify=None, deadline: float | None = None) -> dict:
     """Train one network of the paper and evaluate it on the test split.
 
     Args:
@@ -120,6 +120,9 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
             saved state aside and starts afresh, serves a cap below the saved epochs,
             resumes under other library versions or repairs a replaced log; the workflow
             prints these on the terminal.
+        deadline: the ``time.monotonic()`` by which this job's training must end (a
+            cluster job's time limit, ``reproduce.train.job_budget``); past it the run
+            stops after its last epoch that fits and raises ``JobTimeLimitReached``.
 
     Returns:
         The metrics dict also written to ``metrics.json``.
@@ -134,17 +137,17 @@ def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: s
         return _train_locked(tfrecords, files, spec=spec, model=model,
                              feature_set=feature_set, seed=seed, settings=settings,
                              evaluated_weights=evaluated_weights, verbose=verbose,
-                             notify=notify)
+                             notify=notify, deadline=deadline)
 
 
 def _train_locked(tfrecords, files, *, spec, model, feature_set, seed, settings,
-                  evaluated_weights, verbose, notify) -> dict:
+                  evaluated_weights, verbose, notify, deadline) -> dict:
     """``train_run`` while it holds the run folder's lock."""
     data = load_run_data(tfrecords, spec, feature_set, settings)
     fingerprint = run_fingerprint(spec=spec, manifest=data.manifest, model=model,
                                   feature_set=feature_set, seed=seed, settings=settings)
 
-    trainer = _Trainer(files, data.splits, settings, fingerprint, verbose, notify)
+    trainer = _Trainer(files, data.splits, settings, fingerprint, verbose, notify, deadline)
     net, stopped_by = trainer.train(
         lambda: training_network(model, data.n_features, settings, seed=seed,
                                  offset=data.offset, scale=data.scale), seed)
@@ -161,7 +164,7 @@ def _train_locked(tfrecords, files, *, spec, model, feature_set, seed, settings,
                 "steps_per_epoch": trainer.steps_per_epoch},
         data={"tfrecords": str(Path(tfrecords.manifest).parent),
               "splits": fingerprint["splits"]},
-        fingerprint=fingerprint)
+        fingerprint=fingerprint) | device_fields(settings)
     metrics = trainer.with_notes(metrics)
     write_json_atomic(files.metrics, metrics)
     trainer.saved_state.record(finished=True, **trainer.carried)
@@ -214,10 +217,10 @@ class _Trainer:
     """The parts of ``train_run`` that own the run's files: resume, fit, evaluate."""
 
     def __init__(self, files: RunFiles, splits: dict, settings: TrainingSettings,
-                 fingerprint: dict, verbose: int, notify=None):
+                 fingerprint: dict, verbose: int, notify=None, deadline=None):
         from reproduce.train.callbacks import TrainingStateCheckpoint
 
-        self.files = files
+        self.files, self.deadline = files, deadline
         self.notify = notify or (lambda message: None)
         self.notes = {}  # what metrics.json says about this run's saved state
         self.carried = {}  # facts the saved state keeps across resumes
@@ -364,6 +367,7 @@ class _Trainer:
         order = backend_batch_order(make_batch_order(
             s.batch_order, len(x_train), seed, initial_epoch, (saved or {}).get("batch_order")))
         logged = read_log(self.files.live_log).rows
+        job_time = job_time_callback(self.deadline)
         run = training_callbacks(
             s, files=self.files, fingerprint=self.fingerprint, rules=self.rules, order=order,
             steps_per_epoch=self.steps_per_epoch, wall_offset=wall_offset,
@@ -377,12 +381,13 @@ class _Trainer:
                 steps_per_epoch=blocks_per_epoch(len(x_train), s.batch_size, self.block_size),
                 validation_data=(x_valid, y_valid.reshape(-1, 1)),
                 validation_batch_size=s.validation_batch_size,
-                shuffle=False, callbacks=run.callbacks, verbose=self.verbose)
+                shuffle=False, callbacks=[*run.callbacks, job_time], verbose=self.verbose)
         if log_guard.repairs:
             self._say(f"{self.files.live_log} was replaced during training (an editor's "
                       f"save?); it was rewritten from what the training logged")
         self._check_log_agrees(net)
         stopped_by = self._stopped_by(run.optional)
+        raise_if_out_of_job_time(job_time, stopped_by, s.max_epochs)
         epochs = len(read_log(self.files.live_log))
         self.saved_state.record(training_ended={"by": stopped_by, "epochs": epochs})
         return stopped_by
@@ -453,6 +458,30 @@ class _Trainer:
         return {"auc": {name: roc_auc(y_test, s) for name, s in scores.items()},
                 "test_rows": int(len(y_test)),
                 **constant_output_check(scores[evaluated_weights])}
+
+
+def device_fields(settings: TrainingSettings) -> dict:
+    """``device``: what the run trained on (``reproduce.train.device.device_record``)."""
+    from reproduce.train.device import device_record
+
+    return {"device": device_record(settings.threads)}
+
+
+def job_time_callback(deadline: float | None):
+    """The callback that stops the fit before the job's deadline (None: no deadline)."""
+    from reproduce.train.stop_before_job_ends import StopBeforeJobEnds
+
+    return StopBeforeJobEnds(deadline)
+
+
+def raise_if_out_of_job_time(job_time, stopped_by: str, max_epochs: int) -> None:
+    """Raise ``JobTimeLimitReached`` when the job's deadline, not a rule or the cap, ended
+    the fit: the run goes on in the next job (its end is not recorded)."""
+    from reproduce.train.job_budget import JobTimeLimitReached
+
+    epochs = job_time.stopped_after
+    if epochs is not None and stopped_by == "max_epochs" and epochs < max_epochs:
+        raise JobTimeLimitReached(epochs)
 
 
 def constant_output_check(selected: np.ndarray) -> dict:
