@@ -350,3 +350,16 @@ def test_blank_line_without_other_fault_is_refused(tmp_path):
                                                         "test": [15, 20]}})
     with pytest.raises(InputFormatError, match=r"HIGGS.csv.gz, line 13: blank line"):
         write_tfrecord_shards(path, tmp_path / "out", spec)
+
+
+def test_non_finite_test_scores_stop_the_run_naming_its_folder(tmp_path):
+    """A diverged network's NaN scores stop the evaluation with the run's folder named."""
+    import numpy as np
+
+    from reproduce.train.training import _check_finite
+
+    run = tmp_path / "HIGGS" / "runs" / "deep-complete-seed1"
+    finite = {"final": np.array([0.1, 0.9])}
+    _check_finite(finite, run)  # no error
+    with pytest.raises(ValueError, match=r"deep-complete-seed1.*1 NaN.*final weights"):
+        _check_finite({"final": np.array([0.1, np.nan])}, run)

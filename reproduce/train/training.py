@@ -452,6 +452,7 @@ class _Trainer:
         scores = {"final": net.predict(x_test, batch_size=batch, verbose=0).ravel()}
         net.load_weights(self.files.best)
         scores["best_validation"] = net.predict(x_test, batch_size=batch, verbose=0).ravel()
+        _check_finite(scores, self.files.model.parent)
         savez_atomic(self.files.scores, labels=y_test.astype(np.int8),
                      scores=scores[evaluated_weights], scores_final=scores["final"],
                      scores_best_validation=scores["best_validation"])
@@ -482,6 +483,17 @@ def raise_if_out_of_job_time(job_time, stopped_by: str, max_epochs: int) -> None
     epochs = job_time.stopped_after
     if epochs is not None and stopped_by == "max_epochs" and epochs < max_epochs:
         raise JobTimeLimitReached(epochs)
+
+
+def _check_finite(scores: dict, run_folder) -> None:
+    """Stop, naming the run, when any weights' test scores are NaN or infinite (a diverged
+    network): an AUC of such scores means nothing."""
+    from reproduce.metrics import non_finite_scores
+
+    for name, values in scores.items():
+        if problem := non_finite_scores(values):
+            raise ValueError(f"{run_folder}: {problem} with the {name} weights: the network "
+                             f"diverged; lower training.learning_rate or check the inputs")
 
 
 def constant_output_check(selected: np.ndarray) -> dict:
