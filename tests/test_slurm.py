@@ -106,7 +106,7 @@ SINGLE_NODE = ["--slurm-no-account", "--slurm-status-command", "squeue",
                "--seconds-between-status-checks", "2", "--latency-wait", "5"]
 SPANNING = ("preset: smoke\nmodels: {HIGGS: [shallow]}\nfeature_sets: [high]\n"
             "bdt: {enabled: false}\n"
-            "training: {max_epochs: 100, momentum_saturation_epochs: 2, patience: 1000}\n")
+            "training: {max_epochs: 150, momentum_saturation_epochs: 2, patience: 1000}\n")
 SPANNING_RUN = "results/smoke/HIGGS/runs/shallow-high-seed1"
 
 
@@ -131,7 +131,9 @@ def test_training_spans_jobs_under_the_cpu_profile(slurm, tmp_path):
 
     (tmp_path / "slurm").mkdir()
     folder = make_workflow_copy(tmp_path / "slurm")
-    (folder / "long.yaml").write_text(SPANNING + "compute: {max_job_minutes: 1}\n")
+    # 15 s per job (13.5 s of training): 150 epochs of the sample take several jobs on any
+    # machine this runs on, and one epoch always fits
+    (folder / "long.yaml").write_text(SPANNING + "compute: {max_job_minutes: 0.25}\n")
     proc = run_snakemake(folder, f"{SPANNING_RUN}/metrics.json", "--profile",
                          str(CPU_PROFILE), *SINGLE_NODE, "--configfile", "long.yaml")
     output = proc.stdout + proc.stderr
@@ -149,7 +151,7 @@ def test_training_spans_jobs_under_the_cpu_profile(slurm, tmp_path):
     rule_log = (folder / "results/smoke/logs/train/HIGGS/shallow-high-seed1.log").read_text()
     assert "continuing in the next job" in rule_log and "resuming after epoch" in rule_log
     epochs = pd.read_csv(folder / SPANNING_RUN / "log.csv")["epoch"].tolist()
-    assert epochs == list(range(100))  # every epoch exactly once
+    assert epochs == list(range(150))  # every epoch exactly once
     ours = model_weights(folder / SPANNING_RUN / "model.keras")
     theirs = model_weights(local / SPANNING_RUN / "model.keras")
     assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
