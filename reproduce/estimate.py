@@ -258,7 +258,7 @@ class Plan:
 
 def plan(config: dict) -> Plan:
     """Time every distinct network of the validated ``config`` and scale the rest."""
-    from reproduce.train.training import configure_tensorflow
+    from reproduce.train.backend_setup import configure_tensorflow
 
     started = time.perf_counter()
     load = os.getloadavg()[0]

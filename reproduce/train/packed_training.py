@@ -35,7 +35,8 @@ from reproduce.train.packed_fit import PackFit
 from reproduce.train.resume import run_fingerprint
 from reproduce.train.run_record import metrics_record
 from reproduce.train.settings import EVALUATED_WEIGHTS, TrainingSettings, check_choice
-from reproduce.train.training import _run_files, _Trainer, configure_tensorflow
+from reproduce.train.backend_setup import configure_tensorflow
+from reproduce.train.training import _run_files, _Trainer
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from reproduce.data.tfrecords import load_manifest, standardization_constants
 from reproduce.datasets import DatasetSpec
 from reproduce.layout import RunFiles, TFRecordFiles
 from reproduce.run_log import read_log
+from reproduce.train.backend_setup import configure_backend, read_split
 from reproduce.train.batch_order import make_batch_order
 from reproduce.train.block_steps import (backend_batch_order, backend_epoch_blocks,
                                          blocks_per_epoch, enable_backend_block_steps)
@@ -40,60 +41,6 @@ from reproduce.train.run_record import metrics_record
 from reproduce.train.settings import EVALUATED_WEIGHTS, TrainingSettings, check_choice
 
 log = logging.getLogger(__name__)
-
-
-def configure_tensorflow(seed: int, threads: int = 0, op_determinism: bool = False) -> None:
-    """Seeds every generator, fixes the thread pools and turns on GPU memory growth.
-
-    ``op_determinism=True`` also calls ``tf.config.experimental.enable_op_determinism()``,
-    which Keras answers by turning XLA off. It is not needed on the CPU: the ops of these
-    networks are deterministic there with or without XLA (the tests check bit-identical
-    weights across runs and across a kill and resume).
-    """
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    if op_determinism:
-        tf.config.experimental.enable_op_determinism()
-    if threads:
-        try:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(min(threads, 2))
-        except RuntimeError:
-            pass  # already initialized in this process
-    for gpu in tf.config.list_physical_devices("GPU"):
-        try:
-            tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:
-            pass
-
-
-def configure_backend(seed: int, threads: int = 0) -> None:
-    """Seed the run on Keras's backend: ``configure_tensorflow`` on TensorFlow; on JAX
-    (deterministic on the CPU as it is) only the seeds, importing no TensorFlow."""
-    import keras
-
-    if keras.backend.backend() == "tensorflow":
-        configure_tensorflow(seed, threads)
-    else:
-        from reproduce.backend import set_random_seed
-
-        set_random_seed(seed)
-
-
-def read_split(manifest, split: str):
-    """A split's (x, y): TensorFlow's reader on TensorFlow, ``reproduce.data.records``'s
-    (no TensorFlow; the same arrays) on the other backends."""
-    import keras
-
-    if keras.backend.backend() == "tensorflow":
-        from reproduce.data.tfrecords import read_split as tf_read_split
-
-        return tf_read_split(manifest, split)
-    from reproduce.data.records import read_split as records_read_split
-
-    return records_read_split(manifest, split)
 
 
 def train_run(tfrecords, files, *, spec: DatasetSpec, model: str, feature_set: str,
