@@ -104,15 +104,18 @@ def test_gpu_given_but_unseen_stops_unless_cpu_is_intended(tmp_path):
     if visible_gpus("tensorflow"):
         pytest.skip("TensorFlow sees a GPU here")
     target = f"{RUN}/metrics.json"
+    # unpacked (with a GPU counted, compute.pack: auto would train the runs as packs)
+    (folder / "gpu.yaml").write_text("compute: {pack: none}\n")
     cmd = [sys.executable, "-m", "snakemake", "-c1", target, "--config", "preset=smoke"]
-    proc = subprocess.run(cmd, cwd=folder, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd + ["--configfile", "gpu.yaml"], cwd=folder, env=env,
+                          capture_output=True, text=True)
     assert proc.returncode != 0
     log = (folder / "results/smoke/logs/train/HIGGS/shallow-high-seed1.log").read_text()
     assert INSTALL_GPU in log and CHECK_GPU in log, log[-3000:]
     assert "stopped: this job was given a GPU" in proc.stderr  # the terminal's one line
     assert not (folder / target).exists()
 
-    (folder / "cpu.yaml").write_text("compute: {device: cpu}\n")
+    (folder / "cpu.yaml").write_text("compute: {device: cpu}\n")  # auto: no packs on the CPU
     run = subprocess.run(cmd + ["--configfile", "cpu.yaml"], cwd=folder, env=env,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -304,7 +304,9 @@ def test_wrongly_typed_json_gives_a_row_that_names_the_file(tmp_path, name, cont
 
 def test_report_pdfs_are_declared_outputs(workflow_copy):
     """Declared, so a failed report job has them removed with the PNGs."""
-    proc = run_snakemake(workflow_copy, "-n", "--forceall", "--config", "preset=smoke")
+    # --quiet host: the jobs' blocks, which the local profile's quiet default hides
+    proc = run_snakemake(workflow_copy, "-n", "--forceall", "--quiet", "host",
+                         "--config", "preset=smoke")
     out = proc.stdout + proc.stderr
     for name in ("learning_curves", "schedules", "roc_curves", "roc_by_feature_set"):
         assert f"paper_figures/{name}.pdf" in out, name
