@@ -143,3 +143,76 @@ def report_runs():
             run["log"] = run["progress_log"] = None
         runs.append(dict(run, dataset=dataset, model=model, feature_set=features, seed=seed))
     return runs
+
+
+# ---- for train.smk
+import math
+import os
+from types import SimpleNamespace
+
+from reproduce.train.job_budget import jobs_needed
+
+CLUSTER_JOB_MINUTES = 1440  # compute.max_job_minutes: auto under a cluster executor
+
+
+def max_job_minutes():
+    """compute.max_job_minutes with auto resolved: CLUSTER_JOB_MINUTES when jobs go to a
+    cluster (this process submits them, or runs inside a SLURM job), else None."""
+    value = config["compute"]["max_job_minutes"]
+    if value != "auto":
+        return value
+    on_cluster = not workflow.local_exec or "SLURM_JOB_ID" in os.environ
+    return CLUSTER_JOB_MINUTES if on_cluster else None
+
+
+def train_job_minutes(wildcards):
+    """The runtime a training job asks for: its estimate, capped at max_job_minutes."""
+    cap = max_job_minutes()
+    minutes = train_minutes(wildcards)
+    return minutes if cap is None else max(1, min(minutes, math.ceil(cap)))
+
+
+def train_retries():
+    """Resubmissions of a training: one per further job its longest run spans under the
+    cap, plus one for a failure; None (the profile's retries) when every run fits in one
+    job or there is no cap."""
+    cap = max_job_minutes()
+    if cap is None:
+        return None
+    longest = max((train_minutes(SimpleNamespace(dataset=r.dataset, network=r.model))
+                   for r in runs_plan.network_runs(config)), default=0)
+    jobs = jobs_needed(longest, cap)
+    return jobs if jobs > 1 else None
+
+
+# ---- for train_pack.smk
+# compute.pack (reproduce.train.settings.PACKING): when it is on, one job per pack trains
+# every run of a (data set, network) (reproduce.runs_plan.planned_packs); the train rule then
+# serves only the runs left unpacked (the dropout networks). rule all and the report read
+# the same run files either way.
+PACKS = runs_plan.planned_packs(config, count_gpus(config["compute"]["gpus"]))
+PACKED_NETWORKS = sorted({pack.model for pack in PACKS})
+
+
+def pack_outputs(pattern):
+    """``pattern`` (a run file of NETWORK_RUN) over the pack's feature sets and seeds, the
+    {dataset} and {network} wildcards kept."""
+    return expand(pattern, features=config["feature_sets"], seed=config["seeds"],
+                  allow_missing=True)
+
+
+# ---- for report.smk
+# The partial report's own folder: a partial report never overwrites the final one.
+PARTIAL_REPORT = ReportFiles.in_folder(f"{FIGURES}/partial", f"{RESULTS}/report/partial")
+
+
+def run_name():
+    """What every table and figure calls this run: the preset, else the config files."""
+    if config.get("preset", "none") not in (None, "none"):
+        return f"{config['preset']} preset"
+    return " + ".join(Path(f).name for f in workflow.configfiles) or "config.yaml"
+
+
+def fig8_metrics(dataset):
+    """The metrics.json of Fig. 8's two runs (what run the figure shows)."""
+    return [str(RunFiles.in_folder(Path(p).parent).metrics) for p in fig8_runs(dataset)]

@@ -9,21 +9,6 @@ localrules:
     mass_after_cut,
     root_export,
 
-# The partial report's own folder: a partial report never overwrites the final one.
-PARTIAL_REPORT = ReportFiles.in_folder(f"{FIGURES}/partial", f"{RESULTS}/report/partial")
-
-
-def run_name():
-    """What every table and figure calls this run: the preset, else the config files."""
-    if config.get("preset", "none") not in (None, "none"):
-        return f"{config['preset']} preset"
-    return " + ".join(Path(f).name for f in workflow.configfiles) or "config.yaml"
-
-
-def fig8_metrics(dataset):
-    """The metrics.json of Fig. 8's two runs (what run the figure shows)."""
-    return [str(RunFiles.in_folder(Path(p).parent).metrics) for p in fig8_runs(dataset)]
-
 
 rule feature_distributions:
     """The paper's Figs. 2/3 (HIGGS) and 5/6 (SUSY): each feature, signal vs background."""

@@ -1,18 +1,3 @@
-# compute.pack (reproduce.train.settings.PACKING): when it is on, one job per pack trains
-# every run of a (data set, network) (reproduce.runs_plan.planned_packs); the train rule then
-# serves only the runs left unpacked (the dropout networks). rule all and the report read
-# the same run files either way.
-PACKS = runs_plan.planned_packs(config, count_gpus(config["compute"]["gpus"]))
-PACKED_NETWORKS = sorted({pack.model for pack in PACKS})
-
-
-def pack_outputs(pattern):
-    """``pattern`` (a run file of NETWORK_RUN) over the pack's feature sets and seeds, the
-    {dataset} and {network} wildcards kept."""
-    return expand(pattern, features=config["feature_sets"], seed=config["seeds"],
-                  allow_missing=True)
-
-
 if PACKS:
 
     ruleorder: train_pack > train
