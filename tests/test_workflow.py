@@ -10,7 +10,7 @@ from conftest import run_snakemake as snakemake
 
 
 def test_default_config_plans_the_full_paper_run(workflow_copy):
-    out = snakemake(workflow_copy, "-n", "--cores", "all", "-p").stdout
+    out = snakemake(workflow_copy, "-n", "--cores", "all", "-p", "--quiet", "host").stdout
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
     assert counts["train"] == "30" and counts["bdt"] == "3" and counts["evaluate"] == "33"
     assert counts["download"] == "1" and counts["tfrecords"] == "1"
@@ -105,7 +105,7 @@ feature_sets: [complete]
 
 
 def test_supplementary_table3_is_an_optional_target(workflow_copy):
-    out = snakemake(workflow_copy, "-n", "--cores", "all", "supp_table3").stdout
+    out = snakemake(workflow_copy, "-n", "--cores", "all", "supp_table3", "--quiet", "host").stdout
     counts = dict(re.findall(r"^(\w+)\s+(\d+)$", out, re.M))
     # 8 variants x 3 feature sets, one seed; NN 300 and DN 5 layers are Table 1's runs
     assert counts["train"] == "24" and counts["supp_table3"] == "1"

@@ -188,14 +188,16 @@ class TrainingStateCheckpoint(keras.callbacks.Callback):
 
 
 def library_versions() -> dict:
-    """The versions that decide a training's numbers: Python, TensorFlow, Keras and its
-    backend, numpy (stored with every saved state)."""
+    """The versions that decide a training's numbers: Python, Keras and its backend's
+    packages (TensorFlow, or jax and jaxlib), numpy (stored with every saved state); on JAX
+    nothing of TensorFlow is imported."""
     import numpy as np
-    import tensorflow as tf
 
-    return {"python": platform.python_version(), "tensorflow": tf.__version__,
-            "keras": keras.__version__, "keras_backend": keras.backend.backend(),
-            "numpy": np.__version__}
+    from reproduce.backend import backend_versions
+
+    versions = backend_versions()
+    return {"python": platform.python_version(), "keras": versions.pop("keras"),
+            "keras_backend": versions.pop("backend"), **versions, "numpy": np.__version__}
 
 
 def version_differences(saved: dict, now: dict) -> dict:
