@@ -104,10 +104,10 @@ CPU_PROFILE = REPO / "profiles" / "slurm-cpu"
 SINGLE_NODE = ["--slurm-no-account", "--slurm-status-command", "squeue",
                "--slurm-init-seconds-before-status-checks", "1",
                "--seconds-between-status-checks", "2", "--latency-wait", "5"]
-SPANNING = ("preset: smoke\nmodels: {HIGGS: [shallow]}\nfeature_sets: [high]\n"
+SPANNING = ("preset: smoke\nmodels: {HIGGS: [deep]}\nfeature_sets: [high]\n"
             "bdt: {enabled: false}\n"
-            "training: {max_epochs: 150, momentum_saturation_epochs: 2, patience: 1000}\n")
-SPANNING_RUN = "results/smoke/HIGGS/runs/shallow-high-seed1"
+            "training: {max_epochs: 30, momentum_saturation_epochs: 2, patience: 1000}\n")
+SPANNING_RUN = "results/smoke/HIGGS/runs/deep-high-seed1"
 
 
 def model_weights(path):
@@ -131,8 +131,8 @@ def test_training_spans_jobs_under_the_cpu_profile(slurm, tmp_path):
 
     (tmp_path / "slurm").mkdir()
     folder = make_workflow_copy(tmp_path / "slurm")
-    # 15 s per job (13.5 s of training): 150 epochs of the sample take several jobs on any
-    # machine this runs on, and one epoch always fits
+    # 15 s per job (13.5 s of training): 30 deep epochs of the sample take several jobs on
+    # the 2-core machines this runs on, and one epoch always fits
     (folder / "long.yaml").write_text(SPANNING + "compute: {max_job_minutes: 0.25}\n")
     proc = run_snakemake(folder, f"{SPANNING_RUN}/metrics.json", "--profile",
                          str(CPU_PROFILE), *SINGLE_NODE, "--configfile", "long.yaml")
@@ -148,10 +148,10 @@ def test_training_spans_jobs_under_the_cpu_profile(slurm, tmp_path):
     assert "gres/gpu" not in details and "gpu:" not in details.lower()
     states = [slurm_jobs()[job][1] for job in train_ids]
     assert states[-1] == "COMPLETED" and "FAILED" in states[:-1], states
-    rule_log = (folder / "results/smoke/logs/train/HIGGS/shallow-high-seed1.log").read_text()
+    rule_log = (folder / "results/smoke/logs/train/HIGGS/deep-high-seed1.log").read_text()
     assert "continuing in the next job" in rule_log and "resuming after epoch" in rule_log
     epochs = pd.read_csv(folder / SPANNING_RUN / "log.csv")["epoch"].tolist()
-    assert epochs == list(range(150))  # every epoch exactly once
+    assert epochs == list(range(30))  # every epoch exactly once
     ours = model_weights(folder / SPANNING_RUN / "model.keras")
     theirs = model_weights(local / SPANNING_RUN / "model.keras")
     assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
