@@ -104,10 +104,10 @@ CPU_PROFILE = REPO / "profiles" / "slurm-cpu"
 SINGLE_NODE = ["--slurm-no-account", "--slurm-status-command", "squeue",
                "--slurm-init-seconds-before-status-checks", "1",
                "--seconds-between-status-checks", "2", "--latency-wait", "5"]
-SPANNING = ("preset: smoke\nmodels: {HIGGS: [deep]}\nfeature_sets: [high]\n"
+SPANNING = ("preset: smoke\nmodels: {HIGGS: [shallow]}\nfeature_sets: [high]\n"
             "bdt: {enabled: false}\n"
-            "training: {max_epochs: 30, momentum_saturation_epochs: 2, patience: 1000}\n")
-SPANNING_RUN = "results/smoke/HIGGS/runs/deep-high-seed1"
+            "training: {max_epochs: 4, momentum_saturation_epochs: 2, patience: 1000}\n")
+SPANNING_RUN = "results/smoke/HIGGS/runs/shallow-high-seed1"
 
 
 def model_weights(path):
@@ -131,27 +131,28 @@ def test_training_spans_jobs_under_the_cpu_profile(slurm, tmp_path):
 
     (tmp_path / "slurm").mkdir()
     folder = make_workflow_copy(tmp_path / "slurm")
-    # 15 s per job (13.5 s of training): 30 deep epochs of the sample take several jobs on
-    # the 2-core machines this runs on, and one epoch always fits
-    (folder / "long.yaml").write_text(SPANNING + "compute: {max_job_minutes: 0.25}\n")
+    # 3 s per job, less than a training's start-up: every job trains its one epoch (a job
+    # always trains one) and stops, so the 4 epochs take 4 jobs on any machine
+    (folder / "long.yaml").write_text(SPANNING + "compute: {max_job_minutes: 0.05}\n")
     proc = run_snakemake(folder, f"{SPANNING_RUN}/metrics.json", "--profile",
                          str(CPU_PROFILE), *SINGLE_NODE, "--configfile", "long.yaml")
     output = proc.stdout + proc.stderr
     submitted = re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*rule_(\w+?)/", output)
     train_ids = [job for job, rule in submitted if rule == "train"]
-    if len(train_ids) == 1 and "continuing in the next job" not in output:
-        # time-based: on an unloaded fast node the whole training may fit in one job
-        pytest.skip("the training fit in one job on this machine: nothing spanned jobs")
-    assert len(train_ids) >= 2, output[-3000:]
+    assert len(train_ids) == 4, output[-3000:]
     details = subprocess.run(["scontrol", "show", "job", "-o", *[",".join(train_ids)]],
                              capture_output=True, text=True).stdout
     assert "gres/gpu" not in details and "gpu:" not in details.lower()
     states = [slurm_jobs()[job][1] for job in train_ids]
     assert states[-1] == "COMPLETED" and "FAILED" in states[:-1], states
-    rule_log = (folder / "results/smoke/logs/train/HIGGS/deep-high-seed1.log").read_text()
-    assert "continuing in the next job" in rule_log and "resuming after epoch" in rule_log
+    # each job's terminal line is in its SLURM log; the rule log is the last job's
+    job_logs = "".join(p.read_text()
+                       for p in (folder / ".snakemake").rglob("slurm_logs/**/*.log"))
+    assert job_logs.count("continuing in the next job") == 3, job_logs[-3000:]
+    rule_log = (folder / "results/smoke/logs/train/HIGGS/shallow-high-seed1.log").read_text()
+    assert "resuming after epoch 3" in rule_log, rule_log[-3000:]
     epochs = pd.read_csv(folder / SPANNING_RUN / "log.csv")["epoch"].tolist()
-    assert epochs == list(range(30))  # every epoch exactly once
+    assert epochs == list(range(4))  # every epoch exactly once
     ours = model_weights(folder / SPANNING_RUN / "model.keras")
     theirs = model_weights(local / SPANNING_RUN / "model.keras")
     assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))

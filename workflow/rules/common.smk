@@ -175,7 +175,10 @@ def train_job_minutes(wildcards):
 def train_retries():
     """Resubmissions of a training: one per further job its longest run spans under the
     cap, plus one for a failure; None (the profile's retries) when every run fits in one
-    job or there is no cap."""
+    job or there is no cap; 0 inside a SLURM job (a job step that restarted its training
+    there would run into the job's time limit)."""
+    if "SLURM_JOB_ID" in os.environ:
+        return 0  # inside a job: resubmitting is the submitting process's, not a restart here
     cap = max_job_minutes()
     if cap is None:
         return None
