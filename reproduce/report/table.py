@@ -301,15 +301,21 @@ def bdt_note(bdt_runs: pd.DataFrame, bdt_cells: pd.DataFrame | None = None) -> s
 # --------------------------------------------------------------------------- its formats
 
 
+def _by_dataset(table: pd.DataFrame, runs: pd.DataFrame):
+    """Each data set's rows of the table, its feature sets in the paper's order and the runs
+    it shows: ``(dataset, part, feature_sets, runs)``, as every format lays them out."""
+    for dataset, part in table.groupby("dataset", sort=False):
+        feats = [f for f in FEATURE_SETS if f in set(part.feature_set)]
+        yield dataset, part, feats, runs[runs.dataset == dataset] if "dataset" in runs else runs
+
+
 def table_markdown(table: pd.DataFrame, runs: pd.DataFrame | None = None,
                    run_name: str = "") -> str:
     """The paper's layout: rows BDT/NN/DN (and dropout), columns low / high / complete;
     under each heading the run it shows (``run_identity``)."""
     runs = table.iloc[0:0] if runs is None else runs
     lines = []
-    for dataset, part in table.groupby("dataset", sort=False):
-        feats = [f for f in FEATURE_SETS if f in set(part.feature_set)]
-        shown = runs[runs.dataset == dataset] if "dataset" in runs else runs
+    for dataset, part, feats, shown in _by_dataset(table, runs):
         lines += [f"## {table_number(dataset)}: {dataset}, test AUC, ours vs the paper", "",
                   f"{run_identity(run_name, shown)}", "",
                   "| | " + " | ".join(FEATURE_LABELS[f] for f in feats) + " |",
@@ -346,9 +352,7 @@ def table_latex(table: pd.DataFrame, runs: pd.DataFrame | None = None,
     last row says what run it shows (``run_identity``)."""
     runs = table.iloc[0:0] if runs is None else runs
     out = []
-    for dataset, part in table.groupby("dataset", sort=False):
-        feats = [f for f in FEATURE_SETS if f in set(part.feature_set)]
-        shown = runs[runs.dataset == dataset] if "dataset" in runs else runs
+    for dataset, part, feats, shown in _by_dataset(table, runs):
         out += [f"% {dataset}: test AUC, ours mean (std) / paper", "\\begin{tabular}{l"
                 + "c" * len(feats) + "}", "\\hline",
                 " & " + " & ".join(FEATURE_LABELS[f] for f in feats) + " \\\\", "\\hline"]
