@@ -18,6 +18,20 @@ SAMPLE = REPO / "data" / "higgs-sample.csv.gz"
 SAMPLE_SHA256 = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
 
 
+# pytest runs on two workers (pyproject's addopts: -n 2 --dist loadgroup). The tests that
+# share the one local smoke run, and the SLURM tests that share the one single-node SLURM,
+# run on one worker, so that the smoke run is made once and SLURM's two CPUs are not split.
+SHARED_RUN_GROUP = "smoke-and-slurm"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        uses_smoke = "local_smoke_run" in getattr(item, "fixturenames", ())
+        if uses_smoke or item.path.name == "test_slurm.py":
+            item.add_marker(pytest.mark.xdist_group(SHARED_RUN_GROUP))
+
+
 @pytest.fixture(scope="session")
 def sample_array():
     """The embedded sample parsed by numpy: an independent reference for the converter."""

@@ -68,7 +68,7 @@ def test_scancelled_training_resumes_from_last_epoch(slurm, tmp_path):
     (folder / "long.yaml").write_text(
         "preset: smoke\nmodels: {HIGGS: [deep]}\nfeature_sets: [complete]\n"
         "bdt: {enabled: false}\n"
-        "training: {max_epochs: 150, momentum_saturation_epochs: 2, patience: 1000}\n")
+        "training: {max_epochs: 60, momentum_saturation_epochs: 2, patience: 1000}\n")
     cmd = [sys.executable, "-m", "snakemake", "--profile", str(PROFILE),
            "--configfile", "long.yaml"]
     runner = subprocess.Popen(cmd, cwd=folder, stdout=subprocess.PIPE,
@@ -88,7 +88,7 @@ def test_scancelled_training_resumes_from_last_epoch(slurm, tmp_path):
     runner.communicate(timeout=300)
     assert runner.returncode != 0
     epochs_before = len(log.read_text().splitlines()) - 1
-    assert 4 <= epochs_before < 150
+    assert 4 <= epochs_before < 60
     run_snakemake(folder, "--profile", str(PROFILE), "--configfile", "long.yaml")
     rule_log = (folder / "results" / "smoke" / "logs" / "train" / "HIGGS" /
                 "deep-complete-seed1.log").read_text()
@@ -96,7 +96,7 @@ def test_scancelled_training_resumes_from_last_epoch(slurm, tmp_path):
     resumed_at = int(re.search(r"resuming after epoch (\d+)", rule_log).group(1))
     assert resumed_at >= 4
     epochs = pd.read_csv(run / "log.csv")["epoch"].tolist()
-    assert epochs == list(range(150))  # every epoch exactly once
+    assert epochs == list(range(60))  # every epoch exactly once
 
 
 CPU_PROFILE = REPO / "profiles" / "slurm-cpu"
