@@ -87,19 +87,18 @@ class PlannedPack:
 
 def packing_on(config: dict, n_gpus: int) -> bool:
     """Whether ``compute.pack`` packs on a machine with ``n_gpus`` GPUs visible
-    (``reproduce.train.settings.PACKING``: ``auto`` packs on a GPU only).
-
-    Packed training runs on the TensorFlow backend only so far, and ``auto`` never packs
-    where the CPU is intended (``compute.device: cpu``).
+    (``reproduce.train.settings.PACKING``: ``auto`` packs on a GPU only), on either
+    backend (``compute.backend``). ``auto`` never packs where the CPU is intended
+    (``compute.device: cpu``).
 
     >>> packing_on({"compute": {"pack": "auto"}}, 0), packing_on({"compute": {"pack": "auto"}}, 1)
     (False, True)
-    >>> packing_on({"compute": {"pack": "by_network", "backend": "jax"}}, 1)
+    >>> packing_on({"compute": {"pack": "by_network", "backend": "jax"}}, 0)
+    True
+    >>> packing_on({"compute": {"pack": "auto", "device": "cpu"}}, 1)
     False
     """
     compute = config.get("compute", {})
-    if compute.get("backend", "tensorflow") != "tensorflow":
-        return False
     setting = compute.get("pack", "auto")
     on_gpu = n_gpus > 0 and compute.get("device", "auto") != "cpu"
     return setting == "by_network" or (setting == "auto" and on_gpu)

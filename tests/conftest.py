@@ -18,18 +18,18 @@ SAMPLE = REPO / "data" / "higgs-sample.csv.gz"
 SAMPLE_SHA256 = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
 
 
-# pytest runs on two workers (pyproject's addopts: -n 2 --dist loadgroup). The tests that
-# share the one local smoke run, and the SLURM tests that share the one single-node SLURM,
-# run on one worker, so that the smoke run is made once and SLURM's two CPUs are not split.
-SHARED_RUN_GROUP = "smoke-and-slurm"
+# pytest runs on two workers, each test file on one (pyproject's addopts: -n 2 --dist
+# loadfile). The slowest files start first, so that no long file is left for the end.
+SLOWEST_FIRST = ["test_slurm.py", "test_training_jax.py", "test_packed_training.py",
+                 "test_packed_jax.py", "test_training.py", "test_workflow.py"]
 
 
-@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        uses_smoke = "local_smoke_run" in getattr(item, "fixturenames", ())
-        if uses_smoke or item.path.name == "test_slurm.py":
-            item.add_marker(pytest.mark.xdist_group(SHARED_RUN_GROUP))
+    def rank(item):
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within a file is kept
 
 
 @pytest.fixture(scope="session")
@@ -202,11 +202,23 @@ def local_smoke_run(tmp_path_factory):
     """The smoke preset run locally once per session (shared by the workflow tests), by
     the package installed like a library (``install_package``: not the checkout, not
     editable) from a copy of the workflow that holds no package. Its ``site`` folder is
-    ``<run>/../install/site``."""
-    root = tmp_path_factory.mktemp("smoke-local")
-    site = install_package(root / "install")
-    folder = root / "work"
-    folder.mkdir()
-    make_workflow_copy(folder)
-    run_snakemake(folder, "--cores", "2", "--config", "preset=smoke", pythonpath=site)
-    return folder
+    ``<run>/../install/site``. Under pytest-xdist the workers share one run: the first to
+    need it makes it (under a file lock) in the session's common temporary folder."""
+    import fcntl
+
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the folder of every worker's basetemp
+    root, done = base / "smoke-local", base / "smoke-local.done"
+    with open(base / "smoke-local.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(root, ignore_errors=True)  # a worker's failed attempt
+            site = install_package(root / "install")
+            folder = root / "work"
+            folder.mkdir()
+            make_workflow_copy(folder)
+            run_snakemake(folder, "--cores", "2", "--config", "preset=smoke",
+                          pythonpath=site)
+            done.touch()
+    return root / "work"

@@ -14,7 +14,8 @@ import math
 
 from reproduce.run_log import read_log
 from reproduce.train.batch_order import make_batch_order
-from reproduce.train.block_steps import blocks_per_epoch, enable_block_steps, epoch_blocks
+from reproduce.train.block_steps import (backend_batch_order, backend_epoch_blocks,
+                                         blocks_per_epoch, enable_backend_block_steps)
 from reproduce.train.resume import fingerprint_differences, keep_log_epochs
 from reproduce.train.run_callbacks import optional_callbacks, schedule_callbacks, stopping_rules
 
@@ -56,7 +57,7 @@ class PackFit:
     def train(self):
         """(the trained pack, ``{"stopped_by": [...], "steps": [...]}`` per replica)."""
         packed, done, wall, saved, previous = self._restore()
-        enable_block_steps(packed)
+        enable_backend_block_steps(packed)
         if done < self.settings.max_epochs and packed.optimizer.active.any():
             previous = self._fit(packed, done, wall, saved, previous)
         else:
@@ -215,8 +216,9 @@ class PackFit:
 
         s = self.settings
         (x, y), (x_valid, y_valid) = self.data.splits["train"], self.data.splits["valid"]
-        order = make_batch_order(s.batch_order, len(x), self.members[0].seed, initial_epoch,
-                                 (saved or {}).get("batch_order"))
+        order = backend_batch_order(make_batch_order(
+            s.batch_order, len(x), self.members[0].seed, initial_epoch,
+            (saved or {}).get("batch_order")))
         wall_time = EpochWallTime(wall_offset)
         shared = [*schedule_callbacks(s, self.steps_per_epoch), wall_time,
                   RaiseOnNonFiniteLoss()]
@@ -231,9 +233,9 @@ class PackFit:
             self.pack_state, self.fingerprint, elapsed=wall_time.elapsed,
             extra_state=lambda epochs: {"batch_order": order.state_before(epochs), "replicas": {
                 "stopped_after": per_run.stopped_after, "steps": per_run.steps}})
-        blocks = epoch_blocks(x, y, order=order, first_epoch=initial_epoch,
-                              last_epoch=s.max_epochs, batch_size=s.batch_size,
-                              block_size=self.block_size)
+        blocks = backend_epoch_blocks(x, y, order=order, first_epoch=initial_epoch,
+                                      last_epoch=s.max_epochs, batch_size=s.batch_size,
+                                      block_size=self.block_size)
         packed.fit(blocks, epochs=s.max_epochs, initial_epoch=initial_epoch,
                    steps_per_epoch=blocks_per_epoch(len(x), s.batch_size, self.block_size),
                    validation_data=(x_valid, y_valid.reshape(-1, 1)),

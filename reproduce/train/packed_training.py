@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reproduce.data.tfrecords import load_manifest, read_split, standardization_constants
+from reproduce.data.tfrecords import load_manifest, standardization_constants
 from reproduce.datasets import DatasetSpec
 from reproduce.layout import RunFiles, TFRecordFiles
 from reproduce.run_log import read_log
@@ -35,8 +35,8 @@ from reproduce.train.packed_fit import PackFit
 from reproduce.train.resume import run_fingerprint
 from reproduce.train.run_record import metrics_record
 from reproduce.train.settings import EVALUATED_WEIGHTS, TrainingSettings, check_choice
-from reproduce.train.backend_setup import configure_tensorflow
-from reproduce.train.training import _run_files, _Trainer
+from reproduce.train.backend_setup import configure_backend, read_split
+from reproduce.train.training import _run_files, _Trainer, device_fields
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def train_pack(tfrecords, runs, *, spec: DatasetSpec, model: str, feature_sets, 
     reason = packable(settings)
     if reason:
         raise ValueError(f"compute.pack: the {model} runs cannot be packed: {reason}")
-    configure_tensorflow(int(seeds[0]), settings.threads)
+    configure_backend(int(seeds[0]), settings.threads)
     files = []
     for run in runs:
         tfrecords, run_files = _run_files(tfrecords, run)
@@ -183,10 +183,11 @@ def _finish_run(packed, r: int, member: PackMember, outcome: dict, data: PackDat
                 "steps_per_epoch": trainer.steps_per_epoch},
         data={"tfrecords": str(Path(tfrecords.manifest).parent),
               "splits": member.fingerprint["splits"]},
-        fingerprint=member.fingerprint)
+        fingerprint=member.fingerprint) | device_fields(settings)
+    metrics = trainer.with_notes(metrics)
     metrics["pack"] = {"runs": names, "replica": r, "replicas": len(names)}
     write_json_atomic(member.files.metrics, metrics)
-    trainer.saved_state.record(finished=True)
+    trainer.saved_state.record(finished=True, **trainer.carried)
     log.info("%s: test AUC %.4f (%s weights) after %d epochs, stopped by %s", member.name,
              metrics["test_auc"], evaluated_weights, len(history), outcome["stopped_by"][r])
     return metrics

@@ -1,0 +1,143 @@
+"""Packed training on Keras's JAX backend (TensorFlow blocked from import): a pack of 15
+(5 seeds x 3 feature sets) against the 15 runs trained one by one on JAX, with the paper
+text's stopping rule firing at different epochs in different replicas, and a pack killed
+mid-run that resumes bit-identically.
+
+The references are JAX's own (the backends' generators differ: tests/test_training_jax.py);
+tests/test_packed.py and tests/test_packed_training.py hold the same checks on TensorFlow.
+"""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import REPO
+from test_backend_jax import WITHOUT_TENSORFLOW, needs_jax
+from test_training_jax import saved_weights
+from train_pack_once import RUNS, run_name
+
+HERE = Path(__file__).parent
+# Small shallow nets; a rule that fires after 3 to 5 epochs (a relative improvement of 1%
+# once momentum has saturated after epoch 2), so that replicas freeze at different epochs.
+SETTINGS = {"width": 16, "max_epochs": 10, "momentum_saturation_epochs": 2,
+            "learning_rate_decay_factor": 1.01, "steps_per_execution": 30,
+            "train_monitor_rows": 1000, "threads": 2, "stopping": "paper_text",
+            "patience": 1, "min_relative_improvement": 0.01}
+WEIGHTS_RTOL = 1e-5  # relative to each layer's largest weight; measured 1e-6
+LOG_RTOL = 1e-5
+
+pytestmark = needs_jax
+
+
+def train_on_jax(shards, out, mode: str):
+    """``tests/train_pack_once.py`` in a process on JAX without TensorFlow."""
+    args = [str(HERE / "train_pack_once.py"), str(shards), str(out), mode,
+            json.dumps(SETTINGS)]
+    code = (WITHOUT_TENSORFLOW + "import runpy, sys\n"
+            f"sys.path.insert(0, {str(HERE)!r})\nsys.argv = {args!r}\n"
+            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    env = dict(os.environ, KERAS_BACKEND="jax",
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def finished(proc):
+    assert proc.wait(timeout=900) == 0, proc.stderr.read().decode()[-3000:]
+
+
+def log_rows(folder):
+    with open(Path(folder) / "log.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def metrics(folder):
+    return json.loads((Path(folder) / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def trained(sample_shards, tmp_path_factory):
+    """(the pack's folder, the folder of the 15 runs trained alone), both on JAX."""
+    pack, alone = tmp_path_factory.mktemp("jax-pack"), tmp_path_factory.mktemp("jax-alone")
+    finished(train_on_jax(sample_shards, pack, "pack"))
+    finished(train_on_jax(sample_shards, alone, "alone"))
+    return pack, alone
+
+
+def test_every_replica_of_a_15_pack_equals_its_run_trained_alone(trained):
+    pack, alone = trained
+    epochs = set()
+    for feature_set, seed in RUNS:
+        name = run_name(feature_set, seed)
+        ours, theirs = metrics(pack / name), metrics(alone / name)
+        assert ours["pack"]["replicas"] == 15 and ours["pack"]["runs"][ours["pack"]["replica"]] == name
+        assert ours["versions"]["backend"] == theirs["versions"]["backend"] == "jax"
+        assert ours["device"]["backend"] == "jax"
+        assert ours["fingerprint_sha256"] == theirs["fingerprint_sha256"]
+        assert ours["stopping"] == theirs["stopping"], name
+        assert ours["stopping"]["stopped_by"] == "paper_text"
+        assert (ours["steps"], ours["epochs_trained"]) == (theirs["steps"], theirs["epochs_trained"])
+        epochs.add(ours["epochs_trained"])
+        assert abs(ours["test_auc"] - theirs["test_auc"]) < 1e-4
+        for a, b in zip(log_rows(pack / name), log_rows(alone / name), strict=True):
+            assert a.keys() == b.keys()
+            for key in ("loss", "val_loss", "val_auc", "train_monitor_loss"):
+                assert float(a[key]) == pytest.approx(float(b[key]), rel=LOG_RTOL), (name, key)
+        for a, b in zip(saved_weights(pack / name), saved_weights(alone / name), strict=True):
+            assert a.shape == b.shape
+            assert np.max(np.abs(a - b)) <= WEIGHTS_RTOL * np.max(np.abs(b)), name
+    assert len(epochs) >= 2, f"every replica stopped after the same epoch count {epochs}"
+
+
+def test_a_replica_stopped_early_stays_bit_unchanged(trained):
+    """A replica's saved state is written at its last epoch; the pack trained on after it
+    stopped, and the run's final weights are still that state's, bit for bit."""
+    pack, _ = trained
+    pack_epochs = json.loads((pack / "pack_state" / "state.json").read_text())
+    frozen = 0
+    for feature_set, seed in RUNS:
+        folder = pack / run_name(feature_set, seed)
+        state = json.loads((folder / "state" / "state.json").read_text())
+        assert state["epochs_completed"] == metrics(folder)["epochs_trained"]
+        if state["epochs_completed"] < pack_epochs["epochs_completed"]:
+            frozen += 1
+            final, saved = saved_weights(folder), saved_weights(folder / "state")
+            assert all(np.array_equal(a, b) for a, b in zip(final, saved, strict=True))
+    assert frozen >= 1
+
+
+def test_a_killed_jax_pack_resumes_bit_identically(sample_shards, trained, tmp_path):
+    pack, _ = trained
+    proc = train_on_jax(sample_shards, tmp_path, "pack")
+    state = tmp_path / "pack_state" / "state.json"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if state.exists() and json.loads(state.read_text())["epochs_completed"] >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the pack ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / run_name(*RUNS[0]) / "metrics.json").exists()
+    resumed = train_on_jax(sample_shards, tmp_path, "pack")
+    finished(resumed)
+    assert "resuming the pack after epoch" in resumed.stderr.read().decode()
+    for feature_set, seed in RUNS:
+        name = run_name(feature_set, seed)
+        ours, theirs = log_rows(tmp_path / name), log_rows(pack / name)
+        assert _without_wall_time(ours) == _without_wall_time(theirs), name
+        assert all(np.array_equal(a, b) for a, b in
+                   zip(saved_weights(tmp_path / name), saved_weights(pack / name), strict=True))
+
+
+def _without_wall_time(rows):
+    """A log's rows without the wall-time column (the one that differs across a kill)."""
+    return [{k: v for k, v in row.items() if k != "wall_time"} for row in rows]
