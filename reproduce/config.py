@@ -86,8 +86,22 @@ def _fill_defaults(instance, schema):
 
 
 def _types(schema: dict) -> set:
+    """The JSON types ``schema`` allows, its ``oneOf``/``anyOf`` branches' included."""
     kind = schema.get("type", [])
-    return set(kind if isinstance(kind, list) else [kind])
+    kinds = set(kind if isinstance(kind, list) else [kind])
+    for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
+        kinds |= _types(branch)
+    return kinds
+
+
+def _string_words(schema: dict) -> set:
+    """The strings ``schema`` allows by ``const`` or ``enum`` (``auto``), branches included."""
+    words = {v for v in schema.get("enum", []) if isinstance(v, str)}
+    if isinstance(schema.get("const"), str):
+        words.add(schema["const"])
+    for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
+        words |= _string_words(branch)
+    return words
 
 
 def coerce_cli_strings(instance, schema: dict, root: dict | None = None):
@@ -114,7 +128,7 @@ def coerce_cli_strings(instance, schema: dict, root: dict | None = None):
         return out
     if isinstance(instance, list) and isinstance(schema.get("items"), dict):
         return [coerce_cli_strings(v, schema["items"], root) for v in instance]
-    if isinstance(instance, str):
+    if isinstance(instance, str) and instance not in _string_words(schema):
         wanted = _types(schema) | {type(v).__name__ for v in schema.get("enum", [])
                                    if not isinstance(v, str)}
         if wanted and "string" not in wanted and "str" not in wanted:

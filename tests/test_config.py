@@ -146,6 +146,21 @@ def test_nested_command_line_values_are_parsed():
         load_config(workflow_dir=WORKFLOW, config=base() | {"training": {"max_epochs": "ten"}})
 
 
+@pytest.mark.parametrize("text, value", [("5", 5), ("0.5", 0.5), ("null", None),
+                                         ("auto", "auto")])
+def test_nested_values_of_a_one_of_key_are_parsed(text, value):
+    """`--config compute='{max_job_minutes: 5}'`: a key whose schema is a oneOf of the word
+    auto, null and a number gets the number (not '5'), the word stays a word."""
+    from snakemake.cli import parse_config
+
+    cli = parse_config([f"compute={{max_job_minutes: {text}, gpus: 1}}"])
+    assert cli["compute"]["max_job_minutes"] == text  # what Snakemake hands over
+    config = load_config(workflow_dir=WORKFLOW,
+                         config=base() | {"compute": base()["compute"] | cli["compute"]})
+    assert config["compute"]["max_job_minutes"] == value
+    assert config["compute"]["gpus"] == 1
+
+
 def test_user_value_equal_to_config_yaml_still_beats_the_preset():
     """--configfile with training.max_epochs 1000 (config.yaml's own value) and preset demo:
     the user's 1000 wins over the preset's shorter run."""

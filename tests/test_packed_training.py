@@ -31,7 +31,7 @@ def run_folders(out: Path) -> list[Path]:
     return [Path(out) / f"shallow-{f}-seed1" for f in FEATURE_SETS]
 
 
-def train_pack_here(shards, out, settings: dict):
+def train_pack_here(shards, out, settings: dict, deadline=None):
     from reproduce.datasets import get_dataset
     from reproduce.train.packed_training import train_pack
     from reproduce.train.settings import TrainingSettings
@@ -39,7 +39,7 @@ def train_pack_here(shards, out, settings: dict):
     return train_pack(shards, run_folders(out), spec=get_dataset("HIGGS", {"source": "sample"}),
                       model="shallow", feature_sets=FEATURE_SETS, seeds=[1] * 3,
                       settings=TrainingSettings.from_dict(settings),
-                      pack_state=Path(out) / "pack_state", verbose=0)
+                      pack_state=Path(out) / "pack_state", verbose=0, deadline=deadline)
 
 
 def train_pack_process(shards, out, **overrides):
@@ -195,6 +195,28 @@ def test_killed_pack_resumes_bit_identically(sample_shards, tmp_path):
         assert [r["val_loss"] for r in log_rows(ref)] == [r["val_loss"] for r in log_rows(run)]
         assert json.loads((ref / "metrics.json").read_text())["test_auc"] == \
             json.loads((run / "metrics.json").read_text())["test_auc"]
+
+
+def test_a_pack_past_its_deadline_continues_in_the_next_job(sample_shards, packed_runs,
+                                                            tmp_path):
+    """A deadline already passed (compute.max_job_minutes): each job trains one epoch of
+    the pack, saves it and stops with "continuing in the next job", writing no run's
+    metrics.json; the fourth job ends the 4-epoch pack with the weights of the pack never
+    stopped, bit for bit."""
+    from reproduce.train.job_budget import JobTimeLimitReached
+
+    for epochs in (1, 2, 3):
+        with pytest.raises(JobTimeLimitReached, match=f"stopped after epoch {epochs}"):
+            train_pack_here(sample_shards, tmp_path, SETTINGS, deadline=time.monotonic())
+        assert not any((f / "metrics.json").exists() for f in run_folders(tmp_path))
+        saved = json.loads((tmp_path / "pack_state" / "state.json").read_text())
+        assert saved["epochs_completed"] == epochs
+    metrics = train_pack_here(sample_shards, tmp_path, SETTINGS, deadline=time.monotonic())
+    for ours, theirs in zip(run_folders(tmp_path), run_folders(packed_runs[0]), strict=True):
+        assert [int(r["epoch"]) for r in log_rows(ours)] == list(range(4))
+        for a, b in zip(weights(ours / "model.keras"), weights(theirs / "model.keras")):
+            assert np.array_equal(a, b)
+    assert [m["test_auc"] for m in metrics] == [m["test_auc"] for m in packed_runs[1]]
 
 
 # The released code's rule firing 2 to 5 epochs in: Pylearn2's MonitorBased(0.01, N=1) and

@@ -38,13 +38,17 @@ class PackFit:
         pack_state: the folder of the pack's saved state.
         model: "shallow" or "deep".
         verbose: Keras fit verbosity.
+        deadline: the ``time.monotonic()`` by which this job's training must end (None:
+            none); the pack then stops after its last epoch that fits and raises
+            ``reproduce.train.job_budget.JobTimeLimitReached`` (it goes on in the next job).
     """
 
-    def __init__(self, members, data, settings, pack_state, model: str, verbose: int):
+    def __init__(self, members, data, settings, pack_state, model: str, verbose: int,
+                 deadline: float | None = None):
         from reproduce.train.callbacks import TrainingStateCheckpoint
 
         self.members, self.data, self.settings, self.model = members, data, settings, model
-        self.verbose = verbose
+        self.verbose, self.deadline = verbose, deadline
         n_train = len(data.splits["train"][1])
         self.steps_per_epoch = math.ceil(n_train / settings.batch_size)
         self.block_size = settings.block_size(n_train)
@@ -211,6 +215,8 @@ class PackFit:
         """Train from ``initial_epoch`` until every replica stopped or the cap."""
         from reproduce.train.callbacks import (EpochWallTime, RaiseOnNonFiniteLoss,
                                                TrainingStateCheckpoint)
+        from reproduce.train.job_budget import JobTimeLimitReached
+        from reproduce.train.stop_before_job_ends import StopBeforeJobEnds
         from reproduce.train.packed import ReplicaCallbacks
         from reproduce.train.packed.replica_checkpoints import PackTrainMonitor
 
@@ -220,6 +226,7 @@ class PackFit:
             s.batch_order, len(x), self.members[0].seed, initial_epoch,
             (saved or {}).get("batch_order")))
         wall_time = EpochWallTime(wall_offset)
+        job_time = StopBeforeJobEnds(self.deadline)
         shared = [*schedule_callbacks(s, self.steps_per_epoch), wall_time,
                   RaiseOnNonFiniteLoss()]
         if s.train_monitor_rows:
@@ -240,5 +247,8 @@ class PackFit:
                    steps_per_epoch=blocks_per_epoch(len(x), s.batch_size, self.block_size),
                    validation_data=(x_valid, y_valid.reshape(-1, 1)),
                    validation_batch_size=s.validation_batch_size, shuffle=False,
-                   callbacks=[*shared, per_run, pack_state], verbose=self.verbose)
+                   callbacks=[*shared, per_run, pack_state, job_time], verbose=self.verbose)
+        epochs = job_time.stopped_after
+        if epochs is not None and epochs < s.max_epochs and packed.optimizer.active.any():
+            raise JobTimeLimitReached(epochs)  # the state is saved: the next job goes on
         return {"stopped_after": per_run.stopped_after, "steps": per_run.steps}

@@ -121,7 +121,7 @@ def _members(data: PackData, runs, *, spec, model, feature_sets, seeds, settings
 
 def train_pack(tfrecords, runs, *, spec: DatasetSpec, model: str, feature_sets, seeds,
                settings: TrainingSettings, pack_state, evaluated_weights: str = "final",
-               verbose: int = 2) -> list[dict]:
+               verbose: int = 2, deadline: float | None = None) -> list[dict]:
     """Train the runs of one (data set, network) as one pack and evaluate each.
 
     Args:
@@ -134,9 +134,15 @@ def train_pack(tfrecords, runs, *, spec: DatasetSpec, model: str, feature_sets, 
         pack_state: the folder of the pack's own saved state.
         evaluated_weights: "final" or "best_validation", as ``train_run``'s.
         verbose: Keras fit verbosity.
+        deadline: the ``time.monotonic()`` by which this job's training must end, as
+            ``train_run``'s (None: none).
 
     Returns:
         Each run's metrics dict, as written to its ``metrics.json``.
+
+    Raises:
+        reproduce.train.job_budget.JobTimeLimitReached: the deadline came before every run
+            ended; the pack's state is saved and the next job continues it.
     """
     check_choice("evaluation.weights", evaluated_weights, EVALUATED_WEIGHTS)
     reason = packable(settings)
@@ -150,7 +156,7 @@ def train_pack(tfrecords, runs, *, spec: DatasetSpec, model: str, feature_sets, 
     data = load_pack_data(tfrecords, settings)
     members = _members(data, files, spec=spec, model=model, feature_sets=feature_sets,
                        seeds=seeds, settings=settings, verbose=verbose)
-    fit = PackFit(members, data, settings, Path(pack_state), model, verbose)
+    fit = PackFit(members, data, settings, Path(pack_state), model, verbose, deadline)
     packed, outcome = fit.train()
     names = [m.name for m in members]
     return [_finish_run(packed, r, m, outcome, data, spec=spec, model=model,

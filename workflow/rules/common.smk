@@ -167,8 +167,21 @@ def max_job_minutes():
 
 def train_job_minutes(wildcards):
     """The runtime a training job asks for: its estimate, capped at max_job_minutes."""
+    return capped_job_minutes(train_minutes(wildcards))
+
+
+def pack_minutes(wildcards):
+    """The SLURM time limit of a pack: its runs' limits added (a GPU trains them faster)."""
+    return train_minutes(wildcards) * len(config["feature_sets"]) * len(config["seeds"])
+
+
+def pack_job_minutes(wildcards):
+    """The runtime a pack's job asks for: its estimate, capped at max_job_minutes."""
+    return capped_job_minutes(pack_minutes(wildcards))
+
+
+def capped_job_minutes(minutes):
     cap = max_job_minutes()
-    minutes = train_minutes(wildcards)
     return minutes if cap is None else max(1, min(minutes, math.ceil(cap)))
 
 
@@ -177,14 +190,23 @@ def train_retries():
     cap, plus one for a failure; None (the profile's retries) when every run fits in one
     job or there is no cap; 0 inside a SLURM job (a job step that restarted its training
     there would run into the job's time limit)."""
+    return job_retries(max((train_minutes(SimpleNamespace(dataset=r.dataset, network=r.model))
+                            for r in runs_plan.network_runs(config)), default=0))
+
+
+def pack_retries():
+    """``train_retries`` of the packs: one per further job the longest pack spans."""
+    return job_retries(max((pack_minutes(SimpleNamespace(dataset=p.dataset, network=p.model))
+                            for p in PACKS), default=0))
+
+
+def job_retries(longest_minutes):
     if "SLURM_JOB_ID" in os.environ:
         return 0  # inside a job: resubmitting is the submitting process's, not a restart here
     cap = max_job_minutes()
     if cap is None:
         return None
-    longest = max((train_minutes(SimpleNamespace(dataset=r.dataset, network=r.model))
-                   for r in runs_plan.network_runs(config)), default=0)
-    jobs = jobs_needed(longest, cap)
+    jobs = jobs_needed(longest_minutes, cap)
     return jobs if jobs > 1 else None
 
 

@@ -33,10 +33,14 @@ if PACKS:
             evaluated_weights=config["evaluation"]["weights"],
             gpus=config["compute"]["gpus"],
             gpu_lock_dir=".snakemake/gpu-slots",
+            device=config["compute"]["device"],
+            max_job_minutes=max_job_minutes(),
         threads: config["compute"]["train_threads"]
+        retries: pack_retries()
         resources:
-            gpu=1,
+            # one GPU per pack, unless the CPU is intended (the slurm-cpu profile sets 0)
+            gpu=0 if config["compute"]["device"] == "cpu" else 1,
             mem_mb=lambda w: train_mem_mb(w) + round(data_mb(w.dataset, 4)),
-            runtime=lambda w: train_minutes(w) * len(config["feature_sets"]) * len(config["seeds"]),
+            runtime=pack_job_minutes,
         script:
             "../scripts/train_pack.py"
