@@ -187,6 +187,13 @@ def projected_hours(speeds: dict, epochs: int = AUTHORS_EPOCHS) -> dict:
 
 
 def print_tables(checks, speeds, hours, args) -> None:
+    import json
+
+    from reproduce.train.device import device_record, device_summary
+
+    device = device_record(0)  # what a run's metrics.json records, here on this machine
+    print(f"\n## Device, as a run's metrics.json records it\n\n{device_summary(device)}\n\n"
+          f"    {json.dumps(device)}")
     print(f"\n## Packed against unpacked, matmul precision 'highest' ({args.check_rows:,} "
           f"rows, {args.check_epochs} epochs)\n")
     print("| network | replicas | SGD steps | max rel. weight diff | max rel. loss diff |")

@@ -18,10 +18,14 @@ SAMPLE = REPO / "data" / "higgs-sample.csv.gz"
 SAMPLE_SHA256 = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
 
 
-# pytest runs on two workers, each test file on one (pyproject's addopts: -n 2 --dist
-# loadfile). The slowest files start first, so that no long file is left for the end.
-SLOWEST_FIRST = ["test_slurm.py", "test_training_jax.py", "test_packed_training.py",
-                 "test_packed_jax.py", "test_training.py", "test_workflow.py"]
+# pytest runs on three workers, each test file on one (pyproject's addopts: -n 3 --dist
+# loadfile --no-loadscope-reorder: the files go out in this order). Three on two cores,
+# because the SLURM and workflow tests spend much of their time waiting (CI used about 1.1
+# of 2 cores with two workers). The slowest files start first, so that none is left for
+# the end.
+SLOWEST_FIRST = ["test_slurm.py", "test_report_workflow.py", "test_training_jax.py",
+                 "test_packed_training.py", "test_packed_jax.py", "test_workflow.py",
+                 "test_training.py", "test_registry.py", "test_packed.py", "test_job_budget.py"]
 
 
 def pytest_collection_modifyitems(config, items):

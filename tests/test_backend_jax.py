@@ -27,9 +27,18 @@ needs_jax = pytest.mark.skipif(importlib.util.find_spec("jax") is None,
 
 
 # Run first in a script: the process behaves as on a machine without TensorFlow (the GPU
-# machine's case); any import of it fails. Keras's own optional uses of TensorFlow where it
-# is installed (``model.save`` and ``keras.utils.set_random_seed`` import it) then stand down.
-WITHOUT_TENSORFLOW = "import sys; sys.modules['tensorflow'] = None\n"
+# machine's case): any import of it fails as for a module not installed, and it is never in
+# sys.modules (Keras asks sys.modules whether TensorFlow is loaded: a None entry there
+# would make Keras's preprocessing layers try to use it). Keras's own optional uses of
+# TensorFlow where it is installed (``model.save``, ``keras.utils.set_random_seed``) then
+# stand down.
+WITHOUT_TENSORFLOW = (
+    "import sys\n"
+    "class _WithoutTensorFlow:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.split('.')[0] == 'tensorflow':\n"
+    "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+    "sys.meta_path.insert(0, _WithoutTensorFlow())\n")
 
 
 def run_python(code: str, cwd, backend: str | None = "jax",

@@ -8,19 +8,19 @@ import subprocess
 import sys
 
 from conftest import REPO
-from test_backend_jax import needs_jax
+from test_backend_jax import WITHOUT_TENSORFLOW, needs_jax
 
 
 @needs_jax
 def test_gpu_check_runs_without_tensorflow(tmp_path):
-    (tmp_path / "sitecustomize.py").write_text(
-        "import sys\nsys.modules['tensorflow'] = None  # any import of it fails\n")
+    (tmp_path / "sitecustomize.py").write_text(WITHOUT_TENSORFLOW)  # no TensorFlow to import
     env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(tmp_path))
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_packed.py"),
                            "--quick"], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = proc.stdout
+    assert "## Device, as a run's metrics.json records it\n\nCPU " in out, out
     for title in ("## Packed against unpacked", "## Seconds per 10,000,000-row epoch",
                   "## Table 1 projected"):
         assert title in out, out

@@ -25,14 +25,16 @@ from test_training_jax import saved_weights
 from train_pack_once import RUNS, run_name
 
 HERE = Path(__file__).parent
-# Small shallow nets; a rule that fires after 3 to 5 epochs (a relative improvement of 1%
+# Small shallow nets on standardized inputs (the demo's); a rule that fires after 3 to 5 epochs (a relative improvement of 1%
 # once momentum has saturated after epoch 2), so that replicas freeze at different epochs.
 SETTINGS = {"width": 16, "max_epochs": 10, "momentum_saturation_epochs": 2,
             "learning_rate_decay_factor": 1.01, "steps_per_execution": 30,
             "train_monitor_rows": 1000, "threads": 2, "stopping": "paper_text",
-            "patience": 1, "min_relative_improvement": 0.01}
+            "patience": 1, "min_relative_improvement": 0.01, "standardize": "zscore"}
 WEIGHTS_RTOL = 1e-5  # relative to each layer's largest weight; measured 1e-6
-LOG_RTOL = 1e-5
+LOG_RTOL = {"loss": 1e-5, "val_loss": 1e-5, "train_monitor_loss": 1e-5,
+            # binned at 200 thresholds: a score crossing a bin edge moves it by ~1e-5
+            "val_auc": 1e-4}
 
 pytestmark = needs_jax
 
@@ -89,8 +91,8 @@ def test_every_replica_of_a_15_pack_equals_its_run_trained_alone(trained):
         assert abs(ours["test_auc"] - theirs["test_auc"]) < 1e-4
         for a, b in zip(log_rows(pack / name), log_rows(alone / name), strict=True):
             assert a.keys() == b.keys()
-            for key in ("loss", "val_loss", "val_auc", "train_monitor_loss"):
-                assert float(a[key]) == pytest.approx(float(b[key]), rel=LOG_RTOL), (name, key)
+            for key, rtol in LOG_RTOL.items():
+                assert float(a[key]) == pytest.approx(float(b[key]), rel=rtol), (name, key)
         for a, b in zip(saved_weights(pack / name), saved_weights(alone / name), strict=True):
             assert a.shape == b.shape
             assert np.max(np.abs(a - b)) <= WEIGHTS_RTOL * np.max(np.abs(b)), name

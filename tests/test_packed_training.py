@@ -197,6 +197,27 @@ def test_killed_pack_resumes_bit_identically(sample_shards, tmp_path):
             json.loads((run / "metrics.json").read_text())["test_auc"]
 
 
+def test_a_standardized_pack_equals_its_runs(sample_shards, tmp_path):
+    """training.standardize: zscore (the demo's) packs: every replica reads the pack's
+    standardized columns as its run alone reads its own, to float rounding."""
+    from reproduce.datasets import get_dataset
+    from reproduce.train.settings import TrainingSettings
+    from reproduce.train.training import train_run
+
+    settings = SETTINGS | {"standardize": "zscore", "max_epochs": 2}
+    packed = train_pack_here(sample_shards, tmp_path / "pack", settings)
+    for folder, feature_set, ours in zip(run_folders(tmp_path / "pack"), FEATURE_SETS, packed,
+                                         strict=True):
+        alone = train_run(sample_shards, tmp_path / "alone" / folder.name,
+                          spec=get_dataset("HIGGS", {"source": "sample"}), model="shallow",
+                          feature_set=feature_set, seed=1,
+                          settings=TrainingSettings.from_dict(settings), verbose=0)
+        assert abs(ours["test_auc"] - alone["test_auc"]) < 1e-4
+        for a, b in zip(log_rows(folder), log_rows(tmp_path / "alone" / folder.name),
+                        strict=True):
+            assert float(a["val_loss"]) == pytest.approx(float(b["val_loss"]), rel=1e-4)
+
+
 def test_a_pack_past_its_deadline_continues_in_the_next_job(sample_shards, packed_runs,
                                                             tmp_path):
     """A deadline already passed (compute.max_job_minutes): each job trains one epoch of

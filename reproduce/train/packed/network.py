@@ -170,6 +170,11 @@ class PackedNetwork(keras.Model):
         self.names = list(names) if names is not None else ["net"] * self.replicas
         self.standardize = None if offset is None else keras.layers.Normalization(
             mean=self.offset, variance=np.square(self.scale), name="standardize")
+        if self.standardize is not None:
+            # built now, outside any graph: built on the first call, inside the scratch
+            # graph of Keras's symbolic build (TensorFlow), its constants would be that
+            # graph's and unusable afterwards
+            self.standardize.build((None, self.n_features))
         mask = feature_mask(self.replica_columns, self.n_features)
         self.dense_layers = [
             PackedDense(width, self.replicas, "tanh", shared_input=i == 0,
