@@ -1,7 +1,8 @@
 """Packed training on Keras's JAX backend (TensorFlow blocked from import): a pack of 15
 (5 seeds x 3 feature sets) against the 15 runs trained one by one on JAX, with the paper
-text's stopping rule firing at different epochs in different replicas, and a pack killed
-mid-run that resumes bit-identically.
+text's stopping rule firing at different epochs in different replicas over thousands of
+steps, and a pack killed mid-run that resumes bit-identically, one of its runs continued
+unpacked.
 
 The references are JAX's own (the backends' generators differ: tests/test_training_jax.py);
 tests/test_packed.py and tests/test_packed_training.py hold the same checks on TensorFlow.
@@ -10,6 +11,7 @@ tests/test_packed.py and tests/test_packed_training.py hold the same checks on T
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,12 +27,13 @@ from test_training_jax import saved_weights
 from train_pack_once import RUNS, run_name
 
 HERE = Path(__file__).parent
-# Small shallow nets on standardized inputs (the demo's); a rule that fires after 3 to 5 epochs (a relative improvement of 1%
-# once momentum has saturated after epoch 2), so that replicas freeze at different epochs.
-SETTINGS = {"width": 16, "max_epochs": 10, "momentum_saturation_epochs": 2,
+# Small shallow nets on standardized inputs (the demo's), thousands of steps: the paper
+# text's rule (no relative improvement of 1% for 25 epochs once momentum has saturated)
+# stops the replicas after 26 to 28 epochs of 90 batches, at different epochs.
+SETTINGS = {"width": 16, "max_epochs": 40, "momentum_saturation_epochs": 2,
             "learning_rate_decay_factor": 1.01, "steps_per_execution": 30,
             "train_monitor_rows": 1000, "threads": 2, "stopping": "paper_text",
-            "patience": 1, "min_relative_improvement": 0.01, "standardize": "zscore"}
+            "patience": 25, "min_relative_improvement": 0.01, "standardize": "zscore"}
 WEIGHTS_RTOL = 1e-5  # relative to each layer's largest weight; measured 1e-6
 LOG_RTOL = {"loss": 1e-5, "val_loss": 1e-5, "train_monitor_loss": 1e-5,
             # binned at 200 thresholds: a score crossing a bin edge moves it by ~1e-5
@@ -88,6 +91,7 @@ def test_every_replica_of_a_15_pack_equals_its_run_trained_alone(trained):
         assert ours["stopping"]["stopped_by"] == "paper_text"
         assert (ours["steps"], ours["epochs_trained"]) == (theirs["steps"], theirs["epochs_trained"])
         epochs.add(ours["epochs_trained"])
+        assert ours["steps"] >= 2000  # thousands of SGD steps
         assert abs(ours["test_auc"] - theirs["test_auc"]) < 1e-4
         for a, b in zip(log_rows(pack / name), log_rows(alone / name), strict=True):
             assert a.keys() == b.keys()
@@ -117,6 +121,8 @@ def test_a_replica_stopped_early_stays_bit_unchanged(trained):
 
 
 def test_a_killed_jax_pack_resumes_bit_identically(sample_shards, trained, tmp_path):
+    """A pack SIGKILLed after its second epoch resumes bit-identically; one of its runs,
+    copied at the kill, continues unpacked."""
     pack, _ = trained
     proc = train_on_jax(sample_shards, tmp_path, "pack")
     state = tmp_path / "pack_state" / "state.json"
@@ -129,6 +135,7 @@ def test_a_killed_jax_pack_resumes_bit_identically(sample_shards, trained, tmp_p
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (tmp_path / run_name(*RUNS[0]) / "metrics.json").exists()
+    shutil.copytree(tmp_path / run_name(*RUNS[0]), tmp_path / "unpacked" / run_name(*RUNS[0]))
     resumed = train_on_jax(sample_shards, tmp_path, "pack")
     finished(resumed)
     assert "resuming the pack after epoch" in resumed.stderr.read().decode()
@@ -136,6 +143,20 @@ def test_a_killed_jax_pack_resumes_bit_identically(sample_shards, trained, tmp_p
         name = run_name(feature_set, seed)
         ours, theirs = log_rows(tmp_path / name), log_rows(pack / name)
         assert _without_wall_time(ours) == _without_wall_time(theirs), name
+    # the first run, copied at the kill, continued alone from its own state (packing is not
+    # in the fingerprint): it ends as the run trained alone from the start, to rounding
+    _, alone = trained
+    continued = train_on_jax(sample_shards, tmp_path / "unpacked", "first")
+    finished(continued)
+    assert "resuming after epoch" in continued.stderr.read().decode()
+    name = run_name(*RUNS[0])
+    ours, theirs = metrics(tmp_path / "unpacked" / name), metrics(alone / name)
+    assert "pack" not in ours
+    assert (ours["steps"], ours["epochs_trained"]) == (theirs["steps"], theirs["epochs_trained"])
+    assert abs(ours["test_auc"] - theirs["test_auc"]) < 1e-4
+    for a, b in zip(saved_weights(tmp_path / "unpacked" / name), saved_weights(alone / name),
+                    strict=True):
+        assert np.max(np.abs(a - b)) <= WEIGHTS_RTOL * np.max(np.abs(b))
         assert all(np.array_equal(a, b) for a, b in
                    zip(saved_weights(tmp_path / name), saved_weights(pack / name), strict=True))
 

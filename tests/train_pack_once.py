@@ -1,7 +1,9 @@
 """Train the 15 shallow runs of tests/test_packed_jax.py in a fresh process: as one pack
 (``train_pack``) or one by one (``train_run``), on the backend Keras was started with.
 
-    python tests/train_pack_once.py SHARDS OUT pack|alone SETTINGS_JSON
+    python tests/train_pack_once.py SHARDS OUT pack|alone|first SETTINGS_JSON
+
+``first``: only the first run, alone (a run of a pack continued unpacked).
 """
 
 import json
@@ -34,6 +36,6 @@ if __name__ == "__main__":
                    seeds=[s for _, s in RUNS], settings=settings,
                    pack_state=out / "pack_state", verbose=0)
     else:
-        for feature_set, seed in RUNS:
+        for feature_set, seed in RUNS[:1] if mode == "first" else RUNS:
             train_run(shards, out / run_name(feature_set, seed), spec=spec, model="shallow",
                       feature_set=feature_set, seed=seed, settings=settings, verbose=0)
