@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -39,6 +40,24 @@ WITHOUT_TENSORFLOW = (
     "        if name.split('.')[0] == 'tensorflow':\n"
     "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
     "sys.meta_path.insert(0, _WithoutTensorFlow())\n")
+
+
+def jax_script(script, *args) -> subprocess.Popen:
+    """``python script *args`` in a process on Keras's JAX backend without TensorFlow (the
+    tests' folder importable); stdout discarded, stderr kept for ``finished``."""
+    code = (WITHOUT_TENSORFLOW + "import runpy, sys\n"
+            f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+            f"sys.argv = {[str(script), *map(str, args)]!r}\n"
+            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    env = dict(os.environ, KERAS_BACKEND="jax",
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+
+
+def finished(proc, timeout: float = 900) -> None:
+    """Wait for a ``jax_script`` process; fail with the end of its stderr unless it exited 0."""
+    assert proc.wait(timeout=timeout) == 0, proc.stderr.read().decode()[-3000:]
 
 
 def run_python(code: str, cwd, backend: str | None = "jax",

@@ -10,19 +10,15 @@ tests/test_packed.py and tests/test_packed_training.py hold the same checks on T
 
 import csv
 import json
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import REPO
-from test_backend_jax import WITHOUT_TENSORFLOW, needs_jax
+from test_backend_jax import finished, jax_script, needs_jax
 from test_training_jax import saved_weights
 from train_pack_once import RUNS, run_name
 
@@ -44,19 +40,7 @@ pytestmark = needs_jax
 
 def train_on_jax(shards, out, mode: str):
     """``tests/train_pack_once.py`` in a process on JAX without TensorFlow."""
-    args = [str(HERE / "train_pack_once.py"), str(shards), str(out), mode,
-            json.dumps(SETTINGS)]
-    code = (WITHOUT_TENSORFLOW + "import runpy, sys\n"
-            f"sys.path.insert(0, {str(HERE)!r})\nsys.argv = {args!r}\n"
-            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
-    env = dict(os.environ, KERAS_BACKEND="jax",
-               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-
-
-def finished(proc):
-    assert proc.wait(timeout=900) == 0, proc.stderr.read().decode()[-3000:]
+    return jax_script(HERE / "train_pack_once.py", shards, out, mode, json.dumps(SETTINGS))
 
 
 def log_rows(folder):

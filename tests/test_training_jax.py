@@ -9,10 +9,7 @@ numbers except where they must agree (the blocks of the shared order, the shard 
 
 import csv
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,7 +18,8 @@ import pytest
 import yaml
 
 from conftest import REPO, make_workflow_copy, run_snakemake
-from test_backend_jax import WITHOUT_TENSORFLOW, needs_jax
+from test_backend_jax import finished as jax_finished
+from test_backend_jax import jax_script, needs_jax
 
 from reproduce.backend import BACKENDS
 from reproduce.train.resume import fingerprint_differences
@@ -34,18 +32,11 @@ SETTINGS = {"model": "shallow", "max_epochs": 5, "momentum_saturation_epochs": 3
 
 def train_on_jax(shards, run_dir, **overrides):
     """``tests/train_once.py`` in a process on Keras's JAX backend without TensorFlow."""
-    args = [str(shards), str(run_dir), json.dumps(SETTINGS | overrides)]
-    code = (WITHOUT_TENSORFLOW + "import runpy, sys\n"
-            f"sys.argv = [{str(HERE / 'train_once.py')!r}] + {args!r}\n"
-            "runpy.run_path(sys.argv[0], run_name='__main__')\n")
-    env = dict(os.environ, KERAS_BACKEND="jax",
-               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    return jax_script(HERE / "train_once.py", shards, run_dir, json.dumps(SETTINGS | overrides))
 
 
 def finished(proc):
-    assert proc.wait(timeout=600) == 0, proc.stderr.read().decode()[-3000:]
+    jax_finished(proc, timeout=600)
 
 
 def saved_weights(run_dir) -> list[np.ndarray]:

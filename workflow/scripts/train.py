@@ -11,17 +11,13 @@ from reproduce.backend import select_backend
 BACKEND = snakemake.config["compute"]["backend"]
 select_backend(BACKEND)  # before anything imports Keras
 
-import sys
-
-from reproduce.backend import visible_gpus
 from reproduce.layout import RunFiles, TFRecordFiles
 from reproduce.model_registry import parse_model_name
-from reproduce.train.device import GPUNotVisible, check_gpu_request, hide_gpus
-from reproduce.train.gpu_slots import count_gpus, gpu_slot, pin_process_to_gpu
-from reproduce.train.job_budget import JobTimeLimitReached, job_deadline
+from reproduce.train.job_budget import job_deadline
 from reproduce.train.run_lock import RunLockedError
 from reproduce.train.settings import settings_for
 from reproduce.train.training import train_run
+from reproduce.train.training_job import training_job
 
 w, out, params = snakemake.wildcards, snakemake.output, snakemake.params
 run_name = f"{w.dataset}/{w.network}-{w.features}-seed{w.seed}"
@@ -32,14 +28,10 @@ def notify(message):
 
 
 settings = settings_for(w.network, params.training, threads=snakemake.threads)
-if params.device == "cpu":
-    hide_gpus()
-n_gpus = 0 if params.device == "cpu" else count_gpus(params.gpus)
-with gpu_slot(n_gpus, params.gpu_lock_dir) as slot:
-    pin_process_to_gpu(slot)  # before the backend starts in train_run
+with training_job(device=params.device, gpus=params.gpus, gpu_lock_dir=params.gpu_lock_dir,
+                  gpu_resource=snakemake.resources.get("gpu", 0), backend=BACKEND,
+                  notify=notify):
     try:
-        check_gpu_request(params.device, snakemake.resources.get("gpu", 0),
-                          lambda: visible_gpus(BACKEND))
         metrics = train_run(
             TFRecordFiles(manifest=snakemake.input.manifest,
                           statistics=snakemake.input.statistics),
@@ -57,13 +49,5 @@ with gpu_slot(n_gpus, params.gpu_lock_dir) as slot:
     except RunLockedError as exc:
         notify(str(exc))
         raise
-    except GPUNotVisible as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        notify(f"stopped: {exc}")
-        sys.exit(1)
-    except JobTimeLimitReached as exc:
-        print(f"{exc}", file=sys.stderr)
-        notify(str(exc))
-        sys.exit(3)
 notify(f"{metrics['epochs_trained']} epochs, test AUC {metrics['test_auc']:.4f} "
        f"({metrics['evaluated_weights']} weights), {metrics['wall_time_s'] / 60:.1f} min")
