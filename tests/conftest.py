@@ -24,7 +24,8 @@ SAMPLE_SHA256 = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
 # of 2 cores with two workers). The slowest files start first, so that none is left for
 # the end.
 SLOWEST_FIRST = ["test_slurm.py", "test_report_workflow.py", "test_training_jax.py",
-                 "test_packed_training.py", "test_packed_jax.py", "test_workflow.py",
+                 "test_packed_jax.py", "test_packed_tensorflow.py",
+                 "test_packed_training.py", "test_workflow.py",
                  "test_training.py", "test_registry.py", "test_packed.py", "test_job_budget.py"]
 
 

@@ -45,11 +45,17 @@ WITHOUT_TENSORFLOW = (
 def jax_script(script, *args) -> subprocess.Popen:
     """``python script *args`` in a process on Keras's JAX backend without TensorFlow (the
     tests' folder importable); stdout discarded, stderr kept for ``finished``."""
-    code = (WITHOUT_TENSORFLOW + "import runpy, sys\n"
+    return backend_script("jax", script, *args)
+
+
+def backend_script(backend: str, script, *args) -> subprocess.Popen:
+    """``python script *args`` in a process on Keras's ``backend`` (the tests' folder
+    importable); on JAX, without TensorFlow. stdout discarded, stderr kept for ``finished``."""
+    code = ((WITHOUT_TENSORFLOW if backend == "jax" else "") + "import runpy, sys\n"
             f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
             f"sys.argv = {[str(script), *map(str, args)]!r}\n"
             "runpy.run_path(sys.argv[0], run_name='__main__')\n")
-    env = dict(os.environ, KERAS_BACKEND="jax",
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2",
                PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
     return subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)

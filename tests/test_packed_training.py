@@ -240,53 +240,6 @@ def test_a_pack_past_its_deadline_continues_in_the_next_job(sample_shards, packe
     assert [m["test_auc"] for m in metrics] == [m["test_auc"] for m in packed_runs[1]]
 
 
-# The released code's rule firing 2 to 5 epochs in: Pylearn2's MonitorBased(0.01, N=1) and
-# EpochCounter(1), so that the replicas of one pack freeze at different epochs.
-PYLEARN2_FIRING = SETTINGS | {"max_epochs": 12, "momentum_saturation_epochs": 1,
-                              "stopping": "pylearn2", "patience": 1,
-                              "min_relative_improvement": 0.01}
-
-
-def test_each_replica_stops_by_the_pylearn2_rule_as_its_run_alone(sample_shards, tmp_path):
-    """6 runs (2 seeds x 3 feature sets) as one pack under the pylearn2 rule: each replica
-    stops after the epoch its run trained alone stops, with its weights and log; the pack
-    trains on after a replica stopped, and that replica's final weights are bit for bit
-    those its state saved when it stopped."""
-    from reproduce.datasets import get_dataset
-    from reproduce.train.packed_training import train_pack
-    from reproduce.train.settings import TrainingSettings
-    from reproduce.train.training import train_run
-
-    spec = get_dataset("HIGGS", {"source": "sample"})
-    settings = TrainingSettings.from_dict(PYLEARN2_FIRING)
-    runs = [(f, seed) for seed in (1, 2) for f in FEATURE_SETS]
-    names = [f"shallow-{f}-seed{seed}" for f, seed in runs]
-    packed = train_pack(sample_shards, [tmp_path / "pack" / n for n in names], spec=spec,
-                        model="shallow", feature_sets=[f for f, _ in runs],
-                        seeds=[seed for _, seed in runs], settings=settings,
-                        pack_state=tmp_path / "pack" / "pack_state", verbose=0)
-    pack_epochs = json.loads((tmp_path / "pack/pack_state/state.json").read_text())
-    frozen = 0
-    for (feature_set, seed), name, ours in zip(runs, names, packed, strict=True):
-        alone = train_run(sample_shards, tmp_path / "alone" / name, spec=spec, model="shallow",
-                          feature_set=feature_set, seed=seed, settings=settings, verbose=0)
-        assert ours["stopping"] == alone["stopping"] and ours["steps"] == alone["steps"], name
-        assert ours["stopping"]["stopped_by"] == "pylearn2"
-        for a, b in zip(log_rows(tmp_path / "pack" / name), log_rows(tmp_path / "alone" / name),
-                        strict=True):
-            for key in ("loss", "val_loss", "val_auc"):
-                assert float(a[key]) == pytest.approx(float(b[key]), rel=1e-4), (name, key)
-        final = weights(tmp_path / "pack" / name / "model.keras")
-        for a, b in zip(final, weights(tmp_path / "alone" / name / "model.keras")):
-            assert np.allclose(a, b, rtol=1e-4, atol=1e-6), name
-        if ours["epochs_trained"] < pack_epochs["epochs_completed"]:
-            frozen += 1
-            saved = weights(tmp_path / "pack" / name / "state" / "model.keras")
-            assert all(np.array_equal(a, b) for a, b in zip(final, saved, strict=True))
-    assert frozen >= 1
-    assert len({m["epochs_trained"] for m in packed}) >= 2
-
-
 @pytest.mark.slow
 def test_smoke_preset_packed_matches_unpacked(local_smoke_run, tmp_path):
     """The smoke preset with compute.pack: by_network (packs of low/high/complete for seed

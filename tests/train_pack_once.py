@@ -1,4 +1,4 @@
-"""Train the 15 shallow runs of tests/test_packed_jax.py in a fresh process: as one pack
+"""Train the 15 shallow runs of tests/packed_runs.py in a fresh process: as one pack
 (``train_pack``) or one by one (``train_run``), on the backend Keras was started with.
 
     python tests/train_pack_once.py SHARDS OUT pack|alone|first SETTINGS_JSON
