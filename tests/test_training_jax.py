@@ -119,10 +119,18 @@ def test_jax_training_is_bit_identical_across_runs_and_a_kill(sample_shards, sam
 @needs_jax
 @pytest.mark.slow
 def test_smoke_preset_end_to_end_on_jax(tmp_path):
-    make_workflow_copy(tmp_path)
-    run_snakemake(tmp_path, "--cores", "2", "--config", "preset=smoke",
+    """The smoke preset through the workflow on JAX; then, in a second copy, the shallow
+    net's three runs as one pack (``compute.pack: by_network``, the ``train_pack`` rule) on
+    JAX: each run as the unpacked workflow trained it."""
+    from reproduce.layout import run_name
+
+    unpacked, packed = tmp_path / "unpacked", tmp_path / "packed"
+    for folder in (unpacked, packed):
+        folder.mkdir()
+        make_workflow_copy(folder)
+    run_snakemake(unpacked, "--cores", "2", "--config", "preset=smoke",
                   "compute={backend: jax}", pythonpath=REPO)
-    results = tmp_path / "results" / "smoke"
+    results = unpacked / "results" / "smoke"
     metrics = [path for path in sorted(results.glob("HIGGS/runs/*/metrics.json"))
                if not path.parent.name.startswith("bdt-")]  # the BDTs use no Keras
     assert len(metrics) == 6  # shallow and deep on 3 feature sets, one seed
@@ -130,4 +138,19 @@ def test_smoke_preset_end_to_end_on_jax(tmp_path):
         record = json.loads(path.read_text())
         assert record["versions"]["backend"] == "jax", path
         assert "tensorflow" not in record["versions"], path
+        assert "pack" not in record, path
     assert (results / "paper_figures" / "auc_table.csv").exists()
+
+    names = [run_name("shallow", f, 1) for f in ("low", "high", "complete")]
+    run_snakemake(packed, *[f"results/smoke/HIGGS/runs/{n}/metrics.json" for n in names],
+                  "--cores", "2", "--config", "preset=smoke",
+                  "compute={backend: jax, pack: by_network}", pythonpath=REPO)
+    assert (packed / "results/smoke/logs/train_pack/HIGGS/shallow.log").exists()
+    for name in names:
+        ours = json.loads((packed / "results/smoke/HIGGS/runs" / name / "metrics.json").read_text())
+        theirs = json.loads((results / "HIGGS/runs" / name / "metrics.json").read_text())
+        assert ours["pack"]["runs"] == names, name
+        assert ours["versions"]["backend"] == "jax" and "tensorflow" not in ours["versions"]
+        assert ours["fingerprint_sha256"] == theirs["fingerprint_sha256"], name
+        assert (ours["steps"], ours["epochs_trained"]) == (theirs["steps"], theirs["epochs_trained"])
+        assert ours["test_auc"] == pytest.approx(theirs["test_auc"], abs=1e-4), name
