@@ -54,26 +54,60 @@ def cost(params, x, y):
 
 
 grad = jax.grad(cost)
+THRESHOLDS = 200  # Keras's AUC(num_thresholds=200), the package's training metric
 
 
-@jax.jit
-def train_epoch(params, velocity, step, momentum, x, y, perm):
-    """One epoch: scan over blocks of BLOCK minibatches, each a momentum-SGD update."""
+def cost_and_logits(params, x, y):
+    z = logits(params, x)
+    cross_entropy = jnp.mean(jnp.maximum(z, 0) - z * y + jnp.log1p(jnp.exp(-jnp.abs(z))))
+    return cross_entropy + WD * sum(jnp.sum(w * w) for w, _ in params), z
+
+
+cost_grad_logits = jax.value_and_grad(cost_and_logits, has_aux=True)
+
+
+def _epoch(params, velocity, step, momentum, x, y, perm, metrics: bool):
+    """One epoch: scan over blocks of BLOCK minibatches, each a momentum-SGD update; with
+    ``metrics``, also the epoch's mean cost and, per score bin of THRESHOLDS, the counts of
+    signal and background (the confusion matrices of a THRESHOLDS-point AUC are their
+    cumulative sums), as the package's training metrics."""
     blocks = perm.reshape(-1, BLOCK, BATCH)
 
     def minibatch(carry, idx):
-        p, v, t = carry
+        p, v, t, loss, hist = carry
         lr = jnp.maximum(LR0 * jnp.exp(-t.astype(jnp.float32) * math.log(DECAY)), FLOOR)
-        g = grad(p, x[idx], y[idx])
+        yb = y[idx]
+        if metrics:
+            (c, z), g = cost_grad_logits(p, x[idx], yb)
+            bins = jnp.clip((jax.nn.sigmoid(z) * (THRESHOLDS - 1)).astype(jnp.int32), 0,
+                            THRESHOLDS - 1)
+            hist = hist.at[yb.astype(jnp.int32), bins].add(1.0)
+            loss = loss + c
+        else:
+            g = grad(p, x[idx], yb)
         v = jax.tree.map(lambda vi, gi: momentum * vi - lr * gi, v, g)
         p = jax.tree.map(lambda pi, vi: pi + vi, p, v)
-        return (p, v, t + 1), None
+        return (p, v, t + 1, loss, hist), None
 
     def block(carry, idx_block):
         return jax.lax.scan(minibatch, carry, idx_block)[0], None
 
-    (params, velocity, step), _ = jax.lax.scan(block, (params, velocity, step), blocks)
-    return params, velocity, step
+    carry = (params, velocity, step, jnp.zeros(()), jnp.zeros((2, THRESHOLDS)))
+    params, velocity, step, loss, hist = jax.lax.scan(block, carry, blocks)[0]
+    return params, velocity, step, loss / (perm.shape[0] // BATCH), hist
+
+
+@jax.jit
+def train_epoch(params, velocity, step, momentum, x, y, perm):
+    """One epoch of updates, nothing else."""
+    return _epoch(params, velocity, step, momentum, x, y, perm, metrics=False)[:3]
+
+
+@jax.jit
+def train_epoch_with_metrics(params, velocity, step, momentum, x, y, perm):
+    """One epoch of updates with the package's outputs: (params, velocity, step, mean cost,
+    score histogram of background and signal)."""
+    return _epoch(params, velocity, step, momentum, x, y, perm, metrics=True)
 
 
 @jax.jit

@@ -12,6 +12,15 @@ AUC, the paper's per-batch learning rate):
     ``K.set_value``), a momentum callback per epoch, ``steps_per_execution=1`` and
     ``jit_compile="auto"`` (no XLA on the CPU).
 
+  * ``expert JAX``: the same training hand-written in JAX (``benchmarks/gpu_step_jax.py``'s
+    ``train_epoch_with_metrics``: the whole epoch in one jitted call, a ``lax.scan`` over
+    blocks of 100 minibatches, each a momentum-SGD update with the rate from the step
+    counter and the cross-entropy from logits plus the weight decay, and the same outputs:
+    the epoch's mean cost and a 200-bin score histogram per class, from which a 200-threshold
+    AUC follows), on the same rows in a Pylearn2-style permutation per epoch, momentum
+    fixed. ``bare JAX``: the same loop computing nothing but the updates
+    (``train_epoch``). Both run on JAX's CPU backend in the same process.
+
 And, as the machine's ceiling for any per-minibatch SGD of the same network:
   * ``matmul floor``: only the network's matrix products (forward, and the backward products
     for the weight and input gradients) with one weight write per minibatch, in one XLA
@@ -20,10 +29,10 @@ And, as the machine's ceiling for any per-minibatch SGD of the same network:
     implementation could show against the naive approach here.
 
 Each measurement trains a fresh network: one untimed epoch (tracing, compilation), then
-``--epochs`` timed epochs (each from its begin to its end hook). Prints a Markdown table with medians over ``--repeats`` (package
-and naive alternate), the median of the paired ratios package / naive (each package run
-against the naive run right after it), and the projected time of one full HIGGS epoch (10M
-training rows).
+``--epochs`` timed epochs (each from its begin to its end hook). Prints a Markdown table
+with medians over ``--repeats`` (package, naive and expert JAX take turns), the medians of
+the paired ratios package / naive and package / expert JAX (each package run against the
+runs right after it), and the projected time of one full HIGGS epoch (10M training rows).
 
 The development VM's host gives it both cores only part of the time (otherwise about one
 core's worth), and a run can straddle a change. So every run also times each chunk of 100
@@ -33,7 +42,11 @@ over the chunks of the fast state (those within 20% of that side's fastest chunk
 giving both cores) with their share, the ratio of those medians, the package's share of the
 floor and the floor's ratio to the naive approach.
 
-    python benchmarks/training_throughput.py [--rows 200000] [--repeats 3]
+``--backend jax`` runs the package and the naive approach on Keras's JAX backend (the
+package's ``lax.scan`` block steps and numpy blocks; the matmul floor, TensorFlow's, is left
+out).
+
+    python benchmarks/training_throughput.py [--rows 200000] [--repeats 3] [--backend jax]
 """
 
 from __future__ import annotations
@@ -43,18 +56,24 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from reproduce.backend import select_backend  # noqa: E402
+
+# Keras's backend is fixed at its import: --backend is read before it
+BACKEND = select_backend(sys.argv[sys.argv.index("--backend") + 1]
+                         if "--backend" in sys.argv[:-1] else "tensorflow")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from reproduce.train.batch_order import make_batch_order  # noqa: E402
-from reproduce.train.block_steps import (blocks_per_epoch, enable_block_steps,  # noqa: E402
-                                         epoch_blocks)
+from reproduce.train.block_steps import (backend_batch_order, backend_epoch_blocks,  # noqa: E402
+                                         blocks_per_epoch, enable_backend_block_steps)
 from reproduce.train.compiled_network import compile_for_training  # noqa: E402
 from reproduce.train.callbacks import MomentumRamp, PerBatchLearningRateDecay  # noqa: E402
-from reproduce.train.models import paper_model  # noqa: E402
+from reproduce.train.models import hidden_layer_widths, paper_model  # noqa: E402
 from reproduce.train.schedules import (LEARNING_RATE_DECAY_FACTOR, LEARNING_RATE_FLOOR,  # noqa: E402
                                  momentum_at)
 from reproduce.train.settings import TrainingSettings  # noqa: E402
@@ -133,16 +152,46 @@ def throughput(kind: str, model: str, x, y, epochs: int,
     return epochs * len(x) / sum(clock.epoch_seconds), clock.seconds
 
 
+def expert_jax(model: str, x, y, epochs: int, metrics: bool = True) -> float:
+    """Examples/s of ``benchmarks/gpu_step_jax.py``'s hand-written JAX training of ``model``
+    (with the package's outputs, or the bare updates) over the timed epochs, after one
+    untimed epoch (compilation)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import gpu_step_jax as reference
+    import jax
+    import jax.numpy as jnp
+
+    train_epoch = reference.train_epoch_with_metrics if metrics else reference.train_epoch
+    params = reference.init(jax.random.PRNGKey(1), x.shape[1], hidden_layer_widths(model))
+    state = (params, jax.tree.map(jnp.zeros_like, params), jnp.zeros((), jnp.int32))
+    xs, ys = jnp.asarray(x), jnp.asarray(y)
+    rng = np.random.RandomState([2012, 10, 5])
+    seconds = []
+    for epoch in range(epochs + 1):
+        perm = np.arange(len(x), dtype=np.int32)
+        rng.shuffle(perm)  # the shared stream's draw, on the host, untimed as the package's
+        perm = jnp.asarray(perm)
+        start = time.perf_counter()
+        out = jax.block_until_ready(train_epoch(*state, 0.9, xs, ys, perm))
+        if epoch:
+            seconds.append(time.perf_counter() - start)
+        state = out[:3]
+    assert all(bool(jnp.all(jnp.isfinite(w))) for w, _ in state[0])
+    if metrics:
+        assert float(jnp.sum(out[4])) == len(x) - len(x) % (100 * 100)
+    return epochs * len(x) / sum(seconds)
+
+
 def package_fit(net, x, y, epochs: int, settings: TrainingSettings, make_clock):
     """``train_run``'s training path on ``net``: block steps, the settings' minibatch order
     (by default Pylearn2's shared stream: a numpy shuffle per epoch, drawn while the previous
     epoch trains) and the schedule's callbacks. One untimed epoch (compilation), then
     ``epochs`` epochs timed by ``make_clock(block size)``, which is returned."""
-    enable_block_steps(compile_for_training(net, settings))
+    enable_backend_block_steps(compile_for_training(net, settings))
     block = settings.block_size(len(x))
-    order = make_batch_order(settings.batch_order, len(x), seed=1)
-    ds = epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=epochs + 1,
-                      batch_size=settings.batch_size, block_size=block)
+    order = backend_batch_order(make_batch_order(settings.batch_order, len(x), seed=1))
+    ds = backend_epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=epochs + 1,
+                              batch_size=settings.batch_size, block_size=block)
     steps = blocks_per_epoch(len(x), settings.batch_size, block)
     callbacks = [PerBatchLearningRateDecay(settings.learning_rate, settings.decay_factor,
                                            settings.learning_rate_floor), MomentumRamp()]
@@ -198,6 +247,11 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-jit", action="store_true")
     parser.add_argument("--models", default="shallow,deep")
+    parser.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow",
+                        help="Keras's backend for the package and the naive approach (the "
+                             "matmul floor is TensorFlow's: left out on jax)")
+    parser.add_argument("--no-jax", action="store_true",
+                        help="leave out the expert JAX loop (where JAX is not installed)")
     args = parser.parse_args(argv)
     settings = TrainingSettings(steps_per_execution=CHUNK_BATCHES,
                                 jit_compile=not args.no_jit)
@@ -206,33 +260,53 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(0)
     x = rng.normal(size=(rows, 28)).astype(np.float32)
     y = (rng.random(rows) < 0.53).astype(np.float32)
-    print(f"# training throughput, batch 100, {rows:,} rows x 28, {os.cpu_count()} CPUs, "
-          f"median of {args.repeats} (package and naive alternate); fast state: chunks of "
-          f"{chunk:,} examples within 20% of the side's fastest (their share in brackets)\n")
+    print(f"# training throughput on Keras's {BACKEND} backend (expert JAX: JAX), batch 100, "
+          f"{rows:,} rows x 28, {os.cpu_count()} CPUs, "
+          f"median of {args.repeats} (package, naive and expert JAX take turns); fast "
+          f"state: chunks of {chunk:,} examples within 20% of the side's fastest (their "
+          f"share in brackets)\n")
     print("| model | package ex/s (range) | naive ex/s (range) | paired ratio | "
+          "expert JAX ex/s (range) | package / expert JAX (paired) | bare JAX ex/s | "
           "fast state: package | fast state: naive | fast-state ratio | matmul floor "
           "(fast state) | package / floor | floor / naive | full-HIGGS epoch (10M rows) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for model in args.models.split(","):
-        fast, slow, chunk_rates = [], [], {"package": [], "naive": [], "floor": []}
+        fast, slow, expert, bare = [], [], [], []
+        chunk_rates = {"package": [], "naive": [], "floor": []}
         for _ in range(args.repeats):
             for kind, results in (("package", fast), ("naive", slow)):
                 rate, seconds = throughput(kind, model, x, y, args.epochs, settings)
                 results.append(rate)
                 chunk_rates[kind] += [chunk / t for t in seconds]
-            _, seconds = matmul_floor(model, x.shape[1], args.epochs * rows, settings.batch_size)
-            chunk_rates["floor"] += [chunk / t for t in seconds]
+            if not args.no_jax:
+                expert.append(expert_jax(model, x, y, args.epochs))
+                bare.append(expert_jax(model, x, y, args.epochs, metrics=False))
+            if BACKEND == "tensorflow":
+                _, seconds = matmul_floor(model, x.shape[1], args.epochs * rows,
+                                          settings.batch_size)
+                chunk_rates["floor"] += [chunk / t for t in seconds]
         f, s = statistics.median(fast), statistics.median(slow)
-        # each package run is paired with the naive run right after it: the host's state
-        # is shared within a pair, unless the pair straddles a change
+        # each package run is paired with the runs right after it: the host's state is
+        # shared within a pair, unless the pair straddles a change
         paired = statistics.median(a / b for a, b in zip(fast, slow))
-        (pf, pf_share), (nf, nf_share), (ff, ff_share) = (
-            fast_state(chunk_rates[kind]) for kind in ("package", "naive", "floor"))
+        if expert:
+            e = statistics.median(expert)
+            jax_cells = (f"{e:,.0f} ({min(expert):,.0f}-{max(expert):,.0f}) | "
+                         f"{statistics.median(a / b for a, b in zip(fast, expert)):.2f}x | "
+                         f"{statistics.median(bare):,.0f}")
+        else:
+            jax_cells = "not run | | "
+        (pf, pf_share), (nf, nf_share) = (fast_state(chunk_rates[kind])
+                                          for kind in ("package", "naive"))
+        if chunk_rates["floor"]:
+            ff, ff_share = fast_state(chunk_rates["floor"])
+            floor_cells = f"{ff:,.0f} ({ff_share:.0%}) | {pf / ff:.0%} | {ff / nf:.2f}x"
+        else:
+            floor_cells = "not run (TensorFlow's) | | "
         print(f"| {model} | {f:,.0f} ({min(fast):,.0f}-{max(fast):,.0f}) | "
-              f"{s:,.0f} ({min(slow):,.0f}-{max(slow):,.0f}) | {paired:.2f}x | "
+              f"{s:,.0f} ({min(slow):,.0f}-{max(slow):,.0f}) | {paired:.2f}x | {jax_cells} | "
               f"{pf:,.0f} ({pf_share:.0%}) | {nf:,.0f} ({nf_share:.0%}) | {pf / nf:.2f}x | "
-              f"{ff:,.0f} ({ff_share:.0%}) | {pf / ff:.0%} | {ff / nf:.2f}x | "
-              f"{HIGGS_TRAIN_ROWS / f / 60:.1f} min |", flush=True)
+              f"{floor_cells} | {HIGGS_TRAIN_ROWS / f / 60:.1f} min |", flush=True)
     return 0
 
 

@@ -134,11 +134,20 @@ def _nvidia_driver() -> str | None:
 
 
 def _cuda_version(backend: str) -> str | None:
-    if backend != "tensorflow":
-        return None
-    import tensorflow as tf
+    """The CUDA the backend was built with (TensorFlow) or runs on (JAX: its GPU client's
+    platform version, e.g. "cuda 12080"); None where it cannot say (a record, never an
+    error)."""
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
 
-    return tf.sysconfig.get_build_info().get("cuda_version")
+            return tf.sysconfig.get_build_info().get("cuda_version")
+        import jax.extend.backend
+
+        version = " ".join(str(jax.extend.backend.get_backend("gpu").platform_version).split())
+        return version or None
+    except (ImportError, RuntimeError, AttributeError):
+        return None
 
 
 def device_record(threads: int, backend: str | None = None) -> dict:
