@@ -57,7 +57,7 @@ GZ_BYTES_PER_VALUE = DATASETS["HIGGS"].size / (DATASETS["HIGGS"].rows * 29)
 # compute.pack: a pack of R runs costs R unpacked runs of the network divided by packing's
 # speed-up. CPU: measured by benchmarks/packed_throughput.py on the 2-core VM (1.00x
 # shallow, 1.10x deep; there compute.pack: auto does not pack). GPU: not measured by this
-# estimate; the stated target of issue 21 (a pack of 15 at about the cost of 2 runs, 7.5x),
+# estimate; the packing design's target (a pack of 15 at about the cost of 2 runs, 7.5x),
 # an assumption until benchmarks/gpu_packed.py has run on the machine.
 PACK_SPEEDUP_CPU = {"shallow": 1.00, "deep": 1.10}
 PACK_SPEEDUP_GPU = 7.5
@@ -356,9 +356,10 @@ def pack_jobs(config: dict, network: str, runs: list[float], device: str,
         return runs
     family = parse_model_name(network)["model"]
     speedup = PACK_SPEEDUP_GPU if gpu else PACK_SPEEDUP_CPU.get(family, 1.0)
+    source = ("assumed, not yet measured on a GPU: benchmarks/gpu_packed.py measures it"
+              if gpu else "measured on the CPU")
     result.notes.add(f"{network}: its {len(runs)} runs train as one pack (compute.pack), "
-                     f"priced at {speedup:g}x the speed of unpacked runs "
-                     f"({'assumed, not measured: issue 21' if gpu else 'measured on the CPU'})")
+                     f"priced at {speedup:g}x the speed of unpacked runs ({source})")
     return [sum(runs) / speedup]
 
 

@@ -42,12 +42,11 @@ def test_a_replica_stopped_early_stays_bit_unchanged(trained):
     check_stopped_replicas_stay_bit_unchanged(pack)
 
 
+@pytest.mark.parametrize("trained", RULES[:1], indirect=True)  # killed once, one rule
 def test_a_killed_jax_pack_resumes_bit_identically(sample_shards, trained, tmp_path):
     """A pack SIGKILLed after its second epoch resumes bit-identically; one of its runs,
     copied at the kill, continues unpacked."""
     rule, pack, alone = trained
-    if rule != RULES[0]:
-        pytest.skip("killed once, under the paper text's rule")
     proc = train("jax", rule, sample_shards, tmp_path, "pack")
     state = tmp_path / "pack_state" / "state.json"
     deadline = time.monotonic() + 600
