@@ -13,7 +13,8 @@ from reproduce.train.models import paper_model
 
 def compile_for_training(net, settings):
     """Compile a paper network as ``train_run`` does: ScheduledMomentumSGD, cross-entropy,
-    AUC, XLA per ``settings.jit_compile``. One Keras step per call: the block of
+    AUC (``reproduce.train.auc.RunAUC``: Keras's AUC, counted per bucket), XLA per
+    ``settings.jit_compile``. One Keras step per call: the block of
     ``settings.steps_per_execution`` minibatches (``reproduce.train.block_steps``) takes that
     role.
 
@@ -26,12 +27,13 @@ def compile_for_training(net, settings):
     """
     import keras
 
+    from reproduce.train.auc import RunAUC
     from reproduce.train.optimizers import ScheduledMomentumSGD
 
     net.compile(
         optimizer=ScheduledMomentumSGD(settings.learning_rate, settings.initial_momentum),
         loss=keras.losses.BinaryCrossentropy(),
-        metrics=[keras.metrics.AUC(num_thresholds=settings.auc_thresholds, name="auc")],
+        metrics=[RunAUC(settings.auc_thresholds, name="auc")],  # keras.metrics.AUC's value
         steps_per_execution=1,
         jit_compile=settings.jit_compile,
     )
