@@ -39,6 +39,7 @@ import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
+from reproduce.train.auc import RunAUC  # noqa: E402
 from reproduce.train.batch_order import SharedBatchOrder  # noqa: E402
 from reproduce.train.block_steps import blocks_per_epoch  # noqa: E402
 from reproduce.train.block_steps_jax import enable_block_steps_jax  # noqa: E402
@@ -69,7 +70,7 @@ def unpacked_net(network: str, n_inputs: int, seed: int):
     """One run's network, compiled as ``compile_for_training`` compiles it."""
     net = paper_model(network, n_inputs, seed=seed)
     net.compile(ScheduledMomentumSGD(), loss=keras.losses.BinaryCrossentropy(),
-                metrics=[keras.metrics.AUC(num_thresholds=200, name="auc")],
+                metrics=[RunAUC(200, name="auc")],
                 steps_per_execution=1, jit_compile=True)
     return net
 
