@@ -34,10 +34,11 @@ LOG_RTOL = {"loss": 1e-5, "val_loss": 1e-5, "train_monitor_loss": 1e-5,
             "val_auc": 1e-4}
 
 
-def train(backend: str, rule: str, shards, out, mode: str):
-    """``tests/train_pack_once.py`` in a fresh process on ``backend``."""
+def train(backend: str, rule: str, shards, out, mode: str, **overrides):
+    """``tests/train_pack_once.py`` in a fresh process on ``backend`` (``overrides``: other
+    settings)."""
     return backend_script(backend, HERE / "train_pack_once.py", shards, out, mode,
-                          json.dumps(SETTINGS | {"stopping": rule}))
+                          json.dumps(SETTINGS | {"stopping": rule} | overrides))
 
 
 def train_pack_and_alone(backend: str, rule: str, shards, tmp_path_factory):

@@ -1,8 +1,8 @@
 """Packed training on Keras's JAX backend (TensorFlow blocked from import): a pack of 15
 (5 seeds x 3 feature sets) against the 15 runs trained one by one on JAX, under each
 stopping rule that can fire, at different epochs in different replicas, over thousands of
-steps (tests/packed_runs.py); and a pack killed mid-run that resumes bit-identically, one
-of its runs continued unpacked.
+steps (tests/packed_runs.py); a pack killed mid-run that resumes bit-identically, one of
+its runs continued unpacked; and runs trained unpacked for 3 epochs, continued as a pack.
 
 tests/test_packed_tensorflow.py holds the same 15-pack checks on TensorFlow.
 """
@@ -81,6 +81,30 @@ def test_a_killed_jax_pack_resumes_bit_identically(sample_shards, trained, tmp_p
     for a, b in zip(saved_weights(tmp_path / "unpacked" / name), saved_weights(alone / name),
                     strict=True):
         assert np.max(np.abs(a - b)) <= WEIGHTS_RTOL * np.max(np.abs(b))
+
+
+@pytest.mark.parametrize("trained", RULES[:1], indirect=True)
+def test_runs_trained_unpacked_continue_as_a_pack(sample_shards, trained, tmp_path):
+    """The 15 runs trained alone for 3 epochs (the epoch budget), then continued as one
+    pack under the paper text's rule: each run keeps its first 3 epochs and ends as the
+    run trained alone from the start, to rounding."""
+    rule, _, alone = trained
+    finished(train("jax", rule, sample_shards, tmp_path, "alone", max_epochs=3))
+    first = {run_name(*run): log_rows(tmp_path / run_name(*run)) for run in RUNS}
+    continued = train("jax", rule, sample_shards, tmp_path, "pack")
+    finished(continued)
+    for feature_set, seed in RUNS:
+        name = run_name(feature_set, seed)
+        rows = log_rows(tmp_path / name)
+        assert rows[:3] == first[name], name
+        ours, theirs = metrics(tmp_path / name), metrics(alone / name)
+        assert ours["pack"]["replicas"] == 15
+        assert ours["stopping"] == theirs["stopping"], name
+        assert (ours["steps"], ours["epochs_trained"]) == (theirs["steps"], theirs["epochs_trained"])
+        for a, b in zip(rows, log_rows(alone / name), strict=True):
+            assert float(a["val_loss"]) == pytest.approx(float(b["val_loss"]), rel=1e-5), name
+        for a, b in zip(saved_weights(tmp_path / name), saved_weights(alone / name), strict=True):
+            assert np.max(np.abs(a - b)) <= WEIGHTS_RTOL * np.max(np.abs(b)), name
 
 
 def _without_wall_time(rows):
