@@ -62,7 +62,8 @@ def backend_script(backend: str, script, *args) -> subprocess.Popen:
 
 
 def finished(proc, timeout: float = 900) -> None:
-    """Wait for a ``jax_script`` process; fail with the end of its stderr unless it exited 0."""
+    """Wait for a ``backend_script`` (or ``jax_script``) process; fail with the end of its
+    stderr unless it exited 0."""
     assert proc.wait(timeout=timeout) == 0, proc.stderr.read().decode()[-3000:]
 
 
