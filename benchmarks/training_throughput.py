@@ -20,6 +20,11 @@ AUC, the paper's per-batch learning rate):
     AUC follows), on the same rows in a Pylearn2-style permutation per epoch, momentum
     fixed. ``bare JAX``: the same loop computing nothing but the updates
     (``train_epoch``). Both run on JAX's CPU backend in the same process.
+  * ``expert TF``: the expert JAX loop hand-written in TensorFlow (``expert_tensorflow``:
+    the whole epoch in one XLA call, the same updates and outputs): the best the package's
+    default backend does with this training here, so ``package / expert TF`` is the
+    package's own overhead on TensorFlow, and ``expert TF / expert JAX`` (the two columns'
+    ratio) the compilers' difference. TensorFlow backend only.
 
 And, as the machine's ceiling for any per-minibatch SGD of the same network:
   * ``matmul floor``: only the network's matrix products (forward, and the backward products
@@ -30,9 +35,9 @@ And, as the machine's ceiling for any per-minibatch SGD of the same network:
 
 Each measurement trains a fresh network: one untimed epoch (tracing, compilation), then
 ``--epochs`` timed epochs (each from its begin to its end hook). Prints a Markdown table
-with medians over ``--repeats`` (package, naive and expert JAX take turns), the medians of
-the paired ratios package / naive and package / expert JAX (each package run against the
-runs right after it), and the projected time of one full HIGGS epoch (10M training rows).
+with medians over ``--repeats`` (package, naive, expert JAX and expert TF take turns), the
+medians of the paired ratios package / naive, package / expert JAX and package / expert TF
+(each package run against the runs right after it), and the projected time of one full HIGGS epoch (10M training rows).
 
 The development VM's host gives it both cores only part of the time (otherwise about one
 core's worth), and a run can straddle a change. So every run also times each chunk of 100
@@ -183,6 +188,79 @@ def expert_jax(model: str, x, y, epochs: int, metrics: bool = True) -> float:
     return epochs * len(x) / sum(seconds)
 
 
+def expert_tensorflow(model: str, x, y, epochs: int) -> float:
+    """Examples/s of ``expert_jax``'s training hand-written in TensorFlow, over the timed
+    epochs after one untimed epoch (compilation): the whole epoch in one XLA call (a
+    ``tf.while_loop`` over its minibatches, each a momentum-SGD update with the rate from the
+    step counter, the cross-entropy from logits plus the weight decay), with the same
+    outputs (the epoch's mean cost and a 200-bin score histogram per class), the same
+    initial weights' scales and the same per-epoch permutation drawn on the host. What the
+    best TensorFlow code for this training reaches here: the package on TensorFlow is
+    measured against it, as the package on JAX against ``expert_jax``."""
+    import tensorflow as tf
+
+    widths = [x.shape[1], *hidden_layer_widths(model), 1]
+    rng = np.random.default_rng(1)
+    params = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        std = 0.1 if i == 0 else (0.001 if i == len(widths) - 2 else 0.05)
+        params += [tf.Variable(rng.normal(0.0, std, (a, b)).astype(np.float32)),
+                   tf.Variable(np.zeros(b, np.float32))]
+    velocity = [tf.Variable(tf.zeros_like(p)) for p in params]
+    step = tf.Variable(0, dtype=tf.int32)
+    xs, ys = tf.constant(x), tf.constant(y)
+    bins = 200
+    decay = float(np.log(LEARNING_RATE_DECAY_FACTOR))
+
+    def cost(features, labels):
+        h = features
+        for k in range(0, len(params) - 2, 2):
+            h = tf.tanh(h @ params[k] + params[k + 1])
+        z = (h @ params[-2] + params[-1])[:, 0]
+        cross_entropy = tf.reduce_mean(
+            tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=z))
+        return cross_entropy + 1e-5 * tf.add_n(
+            [tf.reduce_sum(tf.square(w)) for w in params[::2]]), z
+
+    @tf.function(jit_compile=True)
+    def train_epoch(perm):
+        def minibatch(i, loss, hist):
+            idx = perm[i]
+            labels = tf.gather(ys, idx)
+            with tf.GradientTape() as tape:
+                c, z = cost(tf.gather(xs, idx), labels)
+            grads = tape.gradient(c, params)
+            rate = tf.maximum(0.05 * tf.exp(-tf.cast(step, tf.float32) * decay),
+                              LEARNING_RATE_FLOOR)
+            for v, g, p in zip(velocity, grads, params):
+                v.assign(0.9 * v - rate * g)
+                p.assign_add(v)
+            step.assign_add(1)
+            b = tf.clip_by_value(tf.cast(tf.sigmoid(z) * (bins - 1), tf.int32), 0, bins - 1)
+            hist = tf.tensor_scatter_nd_add(
+                hist, tf.stack([tf.cast(labels, tf.int32), b], 1), tf.ones_like(labels))
+            return i + 1, loss + c, hist
+
+        n = tf.shape(perm)[0]
+        _, loss, hist = tf.while_loop(lambda i, *_: i < n, minibatch,
+                                      (0, tf.constant(0.0), tf.zeros((2, bins))))
+        return loss / tf.cast(n, tf.float32), hist
+
+    order = np.random.RandomState([2012, 10, 5])
+    seconds = []
+    for epoch in range(epochs + 1):
+        perm = np.arange(len(x), dtype=np.int32)
+        order.shuffle(perm)  # the shared stream's draw, on the host, untimed as the package's
+        perm = tf.constant(perm[:len(x) - len(x) % 100].reshape(-1, 100))
+        start = time.perf_counter()
+        loss, hist = train_epoch(perm)
+        loss, hist = float(loss), hist.numpy()
+        if epoch:
+            seconds.append(time.perf_counter() - start)
+    assert np.isfinite(loss) and hist.sum() == len(x) - len(x) % 100
+    return epochs * len(x) / sum(seconds)
+
+
 def package_fit(net, x, y, epochs: int, settings: TrainingSettings, make_clock):
     """``train_run``'s training path on ``net``: block steps, the settings' minibatch order
     (by default Pylearn2's shared stream: a numpy shuffle per epoch, drawn while the previous
@@ -263,16 +341,17 @@ def main(argv=None) -> int:
     y = (rng.random(rows) < 0.53).astype(np.float32)
     print(f"# training throughput on Keras's {BACKEND} backend (expert JAX: JAX), batch 100, "
           f"{rows:,} rows x 28, {os.cpu_count()} CPUs, "
-          f"median of {args.repeats} (package, naive and expert JAX take turns); fast "
+          f"median of {args.repeats} (package, naive, expert JAX and expert TF take turns); "
+          "fast "
           f"state: chunks of {chunk:,} examples within 20% of the side's fastest (their "
           f"share in brackets)\n")
     print("| model | package ex/s (range) | naive ex/s (range) | paired ratio | "
           "expert JAX ex/s (range) | package / expert JAX (paired) | bare JAX ex/s | "
-          "fast state: package | fast state: naive | fast-state ratio | matmul floor "
+          "expert TF ex/s (range) | package / expert TF (paired) | fast state: package | fast state: naive | fast-state ratio | matmul floor "
           "(fast state) | package / floor | floor / naive | full-HIGGS epoch (10M rows) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for model in args.models.split(","):
-        fast, slow, expert, bare = [], [], [], []
+        fast, slow, expert, bare, expert_tf = [], [], [], [], []
         chunk_rates = {"package": [], "naive": [], "floor": []}
         for _ in range(args.repeats):
             for kind, results in (("package", fast), ("naive", slow)):
@@ -283,6 +362,7 @@ def main(argv=None) -> int:
                 expert.append(expert_jax(model, x, y, args.epochs))
                 bare.append(expert_jax(model, x, y, args.epochs, metrics=False))
             if BACKEND == "tensorflow":
+                expert_tf.append(expert_tensorflow(model, x, y, args.epochs))
                 _, seconds = matmul_floor(model, x.shape[1], args.epochs * rows,
                                           settings.batch_size)
                 chunk_rates["floor"] += [chunk / t for t in seconds]
@@ -297,6 +377,12 @@ def main(argv=None) -> int:
                          f"{statistics.median(bare):,.0f}")
         else:
             jax_cells = "not run | | "
+        if expert_tf:
+            e = statistics.median(expert_tf)
+            tf_cells = (f"{e:,.0f} ({min(expert_tf):,.0f}-{max(expert_tf):,.0f}) | "
+                        f"{statistics.median(a / b for a, b in zip(fast, expert_tf)):.2f}x")
+        else:
+            tf_cells = "not run (TensorFlow's) | "
         (pf, pf_share), (nf, nf_share) = (fast_state(chunk_rates[kind])
                                           for kind in ("package", "naive"))
         if chunk_rates["floor"]:
@@ -305,7 +391,7 @@ def main(argv=None) -> int:
         else:
             floor_cells = "not run (TensorFlow's) | | "
         print(f"| {model} | {f:,.0f} ({min(fast):,.0f}-{max(fast):,.0f}) | "
-              f"{s:,.0f} ({min(slow):,.0f}-{max(slow):,.0f}) | {paired:.2f}x | {jax_cells} | "
+              f"{s:,.0f} ({min(slow):,.0f}-{max(slow):,.0f}) | {paired:.2f}x | {jax_cells} | {tf_cells} | "
               f"{pf:,.0f} ({pf_share:.0%}) | {nf:,.0f} ({nf_share:.0%}) | {pf / nf:.2f}x | "
               f"{floor_cells} | {HIGGS_TRAIN_ROWS / f / 60:.1f} min |", flush=True)
     return 0
