@@ -178,3 +178,31 @@ def test_non_finite_loss_raises():
     x = np.full((8, 1), 1e10, np.float32)
     with pytest.raises(FloatingPointError, match="epoch"):
         model.fit(x, x, epochs=5, verbose=0, callbacks=[RaiseOnNonFiniteLoss()])
+
+
+def test_train_monitor_logs_the_cost_of_its_rows_with_each_epochs_final_weights():
+    """TrainSubsetMonitor's loss and metric, epoch by epoch, against numpy on the same rows
+    with the weights the epoch ended with; 2,500 rows in batches of 1,000 (a partial last
+    batch), the rows' dataset made once for all epochs."""
+    from reproduce.train.callbacks import TrainSubsetMonitor
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4000, 3)).astype(np.float32)
+    y = (x @ np.array([[0.5], [-1.0], [2.0]]) + 0.3).astype(np.float32)
+    rows_x, rows_y = x[:2500], y[:2500]
+    net = linear_model(3)
+    net.compile(keras.optimizers.SGD(0.01), "mse", metrics=["mae"])
+    weights = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: weights.append(
+            [w.astype(np.float64) for w in net.get_weights()]))
+    history = net.fit(x, y, batch_size=100, epochs=3, shuffle=False, verbose=0,
+                      callbacks=[TrainSubsetMonitor(rows_x, rows_y, batch_size=1000), record])
+    for epoch, (w, b) in enumerate(weights):
+        residual = rows_x.astype(np.float64) @ w + b - rows_y
+        assert history.history["train_monitor_loss"][epoch] == pytest.approx(
+            np.mean(residual ** 2), rel=1e-5)
+        assert history.history["train_monitor_mae"][epoch] == pytest.approx(
+            np.mean(np.abs(residual)), rel=1e-5)
+    # the weights moved, so the three epochs' values differ
+    assert len(set(history.history["train_monitor_loss"])) == 3

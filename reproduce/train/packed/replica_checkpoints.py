@@ -16,6 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from reproduce.train.callbacks.train_monitor import evaluation_rows
 from reproduce.train.packed.conversion import copy_replica_optimizer_state
 
 
@@ -83,10 +84,12 @@ class PackTrainMonitor(keras.callbacks.Callback):
     def __init__(self, x, y, prefix: str = "train_monitor_", batch_size: int = 10_000):
         super().__init__()
         self.x, self.y, self.prefix, self.batch_size = x, y, prefix, int(batch_size)
+        self._rows = None
 
     def on_epoch_end(self, epoch, logs=None):
-        results = self.model.evaluate(self.x, self.y, batch_size=self.batch_size, verbose=0,
-                                      return_dict=True)
+        if self._rows is None:
+            self._rows = evaluation_rows(self.x, self.y, self.batch_size)
+        results = self.model.evaluate(**self._rows, verbose=0, return_dict=True)
         if logs is not None:
             logs.update({self.prefix + name: np.asarray(value)
                          for name, value in results.items() if name != "loss"})
