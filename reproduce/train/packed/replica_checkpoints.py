@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from reproduce.train.callbacks.train_monitor import evaluation_rows
+from reproduce.train.callbacks.train_monitor import TrainSubsetMonitor
 from reproduce.train.packed.conversion import copy_replica_optimizer_state
 
 
@@ -70,7 +70,7 @@ class ReplicaStateExport(keras.callbacks.Callback):
         self.checkpoint.on_epoch_end(epoch, logs)
 
 
-class PackTrainMonitor(keras.callbacks.Callback):
+class PackTrainMonitor(TrainSubsetMonitor):
     """``TrainSubsetMonitor`` of a pack: evaluate it on fixed rows after each epoch and
     add ``<prefix>replica_loss`` / ``<prefix>replica_auc`` (vectors) to the logs, which
     ``replica_logs`` gives each run as ``<prefix>loss`` / ``<prefix>auc``.
@@ -81,15 +81,8 @@ class PackTrainMonitor(keras.callbacks.Callback):
         batch_size: evaluation batch size.
     """
 
-    def __init__(self, x, y, prefix: str = "train_monitor_", batch_size: int = 10_000):
-        super().__init__()
-        self.x, self.y, self.prefix, self.batch_size = x, y, prefix, int(batch_size)
-        self._rows = None
-
     def on_epoch_end(self, epoch, logs=None):
-        if self._rows is None:
-            self._rows = evaluation_rows(self.x, self.y, self.batch_size)
-        results = self.model.evaluate(**self._rows, verbose=0, return_dict=True)
+        results = self.evaluate_rows()
         if logs is not None:
             logs.update({self.prefix + name: np.asarray(value)
                          for name, value in results.items() if name != "loss"})
