@@ -12,7 +12,7 @@ prints three tables:
 2. Speed: seconds per 10M-row epoch of the hand-written JAX step
    (``benchmarks/gpu_step_jax.py``: its epoch includes a validation pass over rows/20 and
    the 100k-row monitor), of one unpacked Keras run, and of packs of 1, 5 and 15 replicas
-   (training only, blocks of 100 minibatches of 100 in one jitted ``lax.scan``, the
+   (training only, blocks of 1000 minibatches of 100 in one jitted ``lax.scan``, the
    package's schedules and per-replica loss and AUC), at the default matmul precision;
    ``runs/s`` relative to one unpacked run (a pack of R trains R runs).
 3. Table 1's projected GPU-hours: 2 networks x 15 runs x the package's epochs
@@ -49,6 +49,7 @@ from reproduce.train.models import paper_model  # noqa: E402
 from reproduce.train.optimizers import ScheduledMomentumSGD  # noqa: E402
 from reproduce.train.packed import compile_packed, pack, unpack  # noqa: E402
 from reproduce.train.schedules import AUTHORS_EPOCHS, BATCH_SIZE  # noqa: E402
+from reproduce.train.settings import TrainingSettings  # noqa: E402
 
 N_FEATURES = 28  # HIGGS
 FEATURE_SETS = {"low": list(range(21)), "high": list(range(21, 28)),
@@ -203,7 +204,7 @@ def print_tables(checks, speeds, hours, args) -> None:
         print(f"| {c['network']} | {c['replicas']} | {c['steps']:,} | {c['weights']:.1e} "
               f"| {c['loss']:.1e} |")
     print(f"\n## Seconds per {EPOCH_ROWS:,}-row epoch (timed on {args.rows:,} rows, "
-          f"default precision)\n")
+          f"default precision, blocks of {args.block} minibatches)\n")
     print("| network | what | s per 10M-row epoch | runs/s vs one unpacked run |")
     print("|---|---|---|---|")
     for network, rows in speeds.items():
@@ -227,7 +228,9 @@ def arguments(argv=None):
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows timed per epoch")
     parser.add_argument("--packs", type=int, nargs="+", default=[1, 5, 15])
-    parser.add_argument("--block", type=int, default=100, help="minibatches per call")
+    parser.add_argument("--block", type=int, default=TrainingSettings().steps_per_execution,
+                        help="minibatches per call (default the package's "
+                             "training.steps_per_execution)")
     args = parser.parse_args(argv)
     if args.quick:
         args.check_rows, args.check_epochs, args.seeds = 1_000, 1, 1

@@ -57,6 +57,8 @@ out).
 from __future__ import annotations
 
 import argparse
+import functools
+import math
 import os
 import statistics
 import sys
@@ -107,14 +109,19 @@ FAST_STATE = 0.8  # a chunk within 20% of the side's fastest chunk is in the fas
 
 
 class ChunkClock(keras.callbacks.Callback):
-    """Wall time of each epoch, and of every ``CHUNK_BATCHES`` consecutive minibatches of an
-    epoch (the batch hooks of one chunk: 1 for the package's blocks, 100 for the naive
-    approach). Epochs are timed from their begin to their end hook: ``fit``'s one-off set-up
-    (data adapter, iterator) is not training throughput."""
+    """Wall time of each epoch, and of every ``chunk_batches`` consecutive minibatches of an
+    epoch (the batch hooks of one chunk: one per block of the package, one per minibatch of
+    the naive approach). Epochs are timed from their begin to their end hook: ``fit``'s
+    one-off set-up (data adapter, iterator) is not training throughput."""
 
-    def __init__(self, minibatches_per_hook: int):
+    def __init__(self, minibatches_per_hook: int, chunk_batches: int | None = None):
         super().__init__()
-        self.hooks_per_chunk = CHUNK_BATCHES // minibatches_per_hook
+        if chunk_batches is None:  # whole blocks, and at least CHUNK_BATCHES minibatches
+            chunk_batches = math.lcm(CHUNK_BATCHES, minibatches_per_hook)
+        if chunk_batches % minibatches_per_hook:
+            raise ValueError(f"a chunk of {chunk_batches} minibatches is not whole blocks "
+                             f"of {minibatches_per_hook}")
+        self.hooks_per_chunk = chunk_batches // minibatches_per_hook
         self.seconds, self.epoch_seconds = [], []
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -138,9 +145,10 @@ def fast_state(chunk_rates: list[float]) -> tuple[float, float]:
     return statistics.median(fast), len(fast) / len(chunk_rates)
 
 
-def throughput(kind: str, model: str, x, y, epochs: int,
-               settings: TrainingSettings) -> tuple[float, list[float]]:
-    """Examples/s over the timed epochs, and the seconds of each chunk."""
+def throughput(kind: str, model: str, x, y, epochs: int, settings: TrainingSettings,
+               chunk_batches: int) -> tuple[float, list[float]]:
+    """Examples/s over the timed epochs, and the seconds of each chunk of ``chunk_batches``
+    minibatches (whole blocks of the package)."""
     keras.utils.set_random_seed(1)
     net = paper_model(model, x.shape[1], seed=1)
     if kind == "naive":
@@ -149,11 +157,12 @@ def throughput(kind: str, model: str, x, y, epochs: int,
                     steps_per_execution=1, jit_compile="auto")
         callbacks = [ArticleLearningRateDecay(), ArticleMomentumRamp()]
         net.fit(x, y, batch_size=100, epochs=1, shuffle=True, verbose=0, callbacks=callbacks)
-        clock = ChunkClock(1)
+        clock = ChunkClock(1, chunk_batches)
         net.fit(x, y, batch_size=100, epochs=epochs + 1, initial_epoch=1, shuffle=True,
                 verbose=0, callbacks=[*callbacks, clock])
         return epochs * len(x) / sum(clock.epoch_seconds), clock.seconds
-    clock = package_fit(net, x, y, epochs, settings, ChunkClock)
+    clock = package_fit(net, x, y, epochs, settings,
+                        functools.partial(ChunkClock, chunk_batches=chunk_batches))
     return epochs * len(x) / sum(clock.epoch_seconds), clock.seconds
 
 
@@ -269,15 +278,19 @@ def package_fit(net, x, y, epochs: int, settings: TrainingSettings, make_clock):
     enable_backend_block_steps(compile_for_training(net, settings))
     block = settings.block_size(len(x))
     order = backend_batch_order(make_batch_order(settings.batch_order, len(x), seed=1))
-    ds = backend_epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=epochs + 1,
-                              batch_size=settings.batch_size, block_size=block)
+
+    def blocks(first, last):  # each fit its own: on JAX a generator, which fit consumes
+        return backend_epoch_blocks(x, y, order=order, first_epoch=first, last_epoch=last,
+                                    batch_size=settings.batch_size, block_size=block)
+
     steps = blocks_per_epoch(len(x), settings.batch_size, block)
     callbacks = [PerBatchLearningRateDecay(settings.learning_rate, settings.decay_factor,
                                            settings.learning_rate_floor), MomentumRamp()]
-    net.fit(ds, epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0, callbacks=callbacks)
+    net.fit(blocks(0, 1), epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0,
+            callbacks=callbacks)
     clock = make_clock(block)
-    net.fit(ds, epochs=epochs + 1, initial_epoch=1, steps_per_epoch=steps, shuffle=False,
-            verbose=0, callbacks=[*callbacks, clock])
+    net.fit(blocks(1, epochs + 1), epochs=epochs + 1, initial_epoch=1, steps_per_epoch=steps,
+            shuffle=False, verbose=0, callbacks=[*callbacks, clock])
     return clock
 
 
@@ -325,6 +338,9 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-jit", action="store_true")
+    parser.add_argument("--block", type=int, default=TrainingSettings().steps_per_execution,
+                        help="the package's minibatches per compiled call "
+                             "(training.steps_per_execution; default the package's)")
     parser.add_argument("--models", default="shallow,deep")
     parser.add_argument("--backend", choices=("tensorflow", "jax"), default="tensorflow",
                         help="Keras's backend for the package and the naive approach (the "
@@ -332,15 +348,16 @@ def main(argv=None) -> int:
     parser.add_argument("--no-jax", action="store_true",
                         help="leave out the expert JAX loop (where JAX is not installed)")
     args = parser.parse_args(argv)
-    settings = TrainingSettings(steps_per_execution=CHUNK_BATCHES,
-                                jit_compile=not args.no_jit)
-    chunk = CHUNK_BATCHES * settings.batch_size
+    settings = TrainingSettings(steps_per_execution=args.block, jit_compile=not args.no_jit)
+    chunk_batches = math.lcm(CHUNK_BATCHES, args.block)  # whole blocks of the package
+    chunk = chunk_batches * settings.batch_size
     rows = max(chunk, args.rows - args.rows % chunk)  # whole chunks, whole blocks
     rng = np.random.default_rng(0)
     x = rng.normal(size=(rows, 28)).astype(np.float32)
     y = (rng.random(rows) < 0.53).astype(np.float32)
     print(f"# training throughput on Keras's {BACKEND} backend (expert JAX: JAX), batch 100, "
-          f"{rows:,} rows x 28, {os.cpu_count()} CPUs, "
+          f"{rows:,} rows x 28, {os.cpu_count()} CPUs, the package's blocks of "
+          f"{settings.block_size(rows)} minibatches, "
           f"median of {args.repeats} (package, naive, expert JAX and expert TF take turns); "
           "fast "
           f"state: chunks of {chunk:,} examples within 20% of the side's fastest (their "
@@ -355,7 +372,8 @@ def main(argv=None) -> int:
         chunk_rates = {"package": [], "naive": [], "floor": []}
         for _ in range(args.repeats):
             for kind, results in (("package", fast), ("naive", slow)):
-                rate, seconds = throughput(kind, model, x, y, args.epochs, settings)
+                rate, seconds = throughput(kind, model, x, y, args.epochs, settings,
+                                           chunk_batches)
                 results.append(rate)
                 chunk_rates[kind] += [chunk / t for t in seconds]
             if not args.no_jax:
@@ -365,7 +383,8 @@ def main(argv=None) -> int:
                 expert_tf.append(expert_tensorflow(model, x, y, args.epochs))
                 _, seconds = matmul_floor(model, x.shape[1], args.epochs * rows,
                                           settings.batch_size)
-                chunk_rates["floor"] += [chunk / t for t in seconds]
+                chunk_rates["floor"] += [CHUNK_BATCHES * settings.batch_size / t
+                                         for t in seconds]
         f, s = statistics.median(fast), statistics.median(slow)
         # each package run is paired with the runs right after it: the host's state is
         # shared within a pair, unless the pair straddles a change

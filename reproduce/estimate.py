@@ -66,7 +66,7 @@ ASSUMED_INTERNET_BYTES_PER_SECOND = 10e6
 
 TIMED_MIN_BLOCKS = 3       # blocks timed after the first (which compiles)
 TIMED_MIN_SECONDS = 0.5    # and at least this long in all
-TIMED_MAX_BLOCKS = 20      # the random data holds this many blocks
+TIMED_MAX_BLOCKS = 20      # and at most this many (the random data's one block, re-shuffled)
 
 
 @dataclasses.dataclass
@@ -91,14 +91,16 @@ def time_network(network: str, n_inputs: int, settings, n_train: int) -> Network
     from reproduce.train.compiled_network import training_network
 
     block = settings.block_size(n_train)
-    rows = block * settings.batch_size * (TIMED_MAX_BLOCKS + 1)
+    # one block (each timed block a reshuffle of it), and three validation batches to score
+    rows = max(block * settings.batch_size, 3 * settings.validation_batch_size)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((rows, n_inputs), dtype=np.float32)
     y = (rng.random(rows) < 0.5).astype(np.float32)
     net = enable_block_steps(training_network(
         parse_model_name(network)["model"], n_inputs, settings, seed=0,
         offset=np.zeros(n_inputs), scale=np.ones(n_inputs)))
-    seconds = time_sgd_blocks(net, x, y, settings, block)
+    one_block = block * settings.batch_size
+    seconds = time_sgd_blocks(net, x[:one_block], y[:one_block], settings, block)
     per_block = statistics.median(seconds[1:])
     scoring_rate, call = time_scoring(net, x, y, settings.validation_batch_size)
     return NetworkTiming(block, block * len(seconds[1:]), per_block,
@@ -117,7 +119,7 @@ def time_sgd_blocks(net, x, y, settings, block: int) -> list[float]:
     lr_decay = PerBatchLearningRateDecay(settings.learning_rate, settings.decay_factor,
                                          settings.learning_rate_floor)
     order = make_batch_order(settings.batch_order, len(x), seed=0)
-    net.fit(epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=1,
+    net.fit(epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=TIMED_MAX_BLOCKS + 1,
                          batch_size=settings.batch_size, block_size=block),
             epochs=1, steps_per_epoch=TIMED_MAX_BLOCKS + 1, callbacks=[lr_decay, timer],
             shuffle=False, verbose=0)

@@ -139,3 +139,60 @@ def test_dropout_draws_a_fresh_mask_for_every_minibatch_of_a_block():
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     without_dropout = train(block=True, rate=0.0)
     assert not np.allclose(without_dropout[0], blocks[0], rtol=1e-3)  # dropout was active
+
+
+BLOCK_SIZES = """
+    import hashlib, json, warnings
+    warnings.simplefilter("ignore")
+    import keras, numpy as np
+    from reproduce.backend import set_random_seed
+    from reproduce.train.batch_order import SharedBatchOrder
+    from reproduce.train.block_steps import (backend_epoch_blocks,
+                                             blocks_per_epoch, enable_backend_block_steps)
+    from reproduce.train.callbacks import MomentumRamp, PerBatchLearningRateDecay
+    from reproduce.train.compiled_network import compile_for_training
+    from reproduce.train.models import paper_model
+    from reproduce.train.settings import TrainingSettings
+
+    rng = np.random.default_rng(0)
+    n = 3050  # 30 full batches of 100 and 50 rows
+    x = rng.normal(size=(n, 28)).astype(np.float32)
+    y = (x[:, 0] - x[:, 3] > 0).astype(np.float32)
+    out = {}
+    for asked in (4, 7, 1000):  # blocks of 4 (and 2), 7 (and 2), the epoch's 30 batches
+        settings = TrainingSettings(steps_per_execution=asked)
+        block = settings.block_size(n)
+        set_random_seed(1)
+        net = enable_backend_block_steps(
+            compile_for_training(paper_model("deep", 28, seed=1), settings))
+        initial = np.concatenate([w.ravel() for w in net.get_weights()])
+        history = net.fit(
+            backend_epoch_blocks(x, y, order=SharedBatchOrder(n), first_epoch=0, last_epoch=2,
+                                 batch_size=100, block_size=block),
+            epochs=2, steps_per_epoch=blocks_per_epoch(n, 100, block), verbose=0,
+            callbacks=[PerBatchLearningRateDecay(), MomentumRamp()])
+        weights = np.concatenate([w.ravel() for w in net.get_weights()])
+        out[asked] = {"block": block, "sha256": hashlib.sha256(weights.tobytes()).hexdigest(),
+                      "moved": float(np.abs(weights - initial).max()),
+                      "loss": history.history["loss"],
+                      "steps": int(keras.ops.convert_to_numpy(net.optimizer.iterations))}
+    print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
+def test_the_block_size_never_changes_the_numbers(backend, tmp_path):
+    """``training.steps_per_execution`` is left out of the run fingerprint (a run may resume
+    with another): the deep net trained in blocks of 4, 30 or the whole epoch ends with the
+    same weights to the bit, and the same per-epoch losses, on each backend (each
+    against itself: the backends' generators draw other initial weights)."""
+    if backend == "jax":
+        pytest.importorskip("jax")
+    from test_backend_jax import run_python
+
+    runs = run_python(BLOCK_SIZES, tmp_path, backend=backend,
+                      without_tensorflow=backend == "jax")
+    assert [r["block"] for r in runs.values()] == [4, 7, 30]  # 1000: the epoch's 30 batches
+    assert all(r["steps"] == 2 * 31 and r["moved"] > 1e-3 for r in runs.values())
+    assert len({r["sha256"] for r in runs.values()}) == 1
+    assert runs["4"]["loss"] == runs["7"]["loss"] == runs["1000"]["loss"]

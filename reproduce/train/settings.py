@@ -125,7 +125,7 @@ class TrainingSettings:
     stopping: str = "authors"
     batch_order: str = "shared"
     train_monitor_rows: int = TRAIN_MONITOR_ROWS
-    steps_per_execution: int = 100
+    steps_per_execution: int = 1000
     jit_compile: bool = True
     standardize: str = "none"
     validation_batch_size: int = 10_000
