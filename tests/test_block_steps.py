@@ -159,7 +159,7 @@ BLOCK_SIZES = """
     x = rng.normal(size=(n, 28)).astype(np.float32)
     y = (x[:, 0] - x[:, 3] > 0).astype(np.float32)
     out = {}
-    for asked in (4, 7, 1000):  # blocks of 4 (and 2), 7 (and 2), the epoch's 30 batches
+    for asked in (4, 1000):  # blocks of 4 (and one of 2), and the epoch's 30 batches at once
         settings = TrainingSettings(steps_per_execution=asked)
         block = settings.block_size(n)
         set_random_seed(1)
@@ -183,7 +183,7 @@ BLOCK_SIZES = """
 @pytest.mark.parametrize("backend", ["tensorflow", "jax"])
 def test_the_block_size_never_changes_the_numbers(backend, tmp_path):
     """``training.steps_per_execution`` is left out of the run fingerprint (a run may resume
-    with another): the deep net trained in blocks of 4, 30 or the whole epoch ends with the
+    with another): the deep net trained in blocks of 4 or of the whole epoch ends with the
     same weights to the bit, and the same per-epoch losses, on each backend (each
     against itself: the backends' generators draw other initial weights)."""
     if backend == "jax":
@@ -192,7 +192,7 @@ def test_the_block_size_never_changes_the_numbers(backend, tmp_path):
 
     runs = run_python(BLOCK_SIZES, tmp_path, backend=backend,
                       without_tensorflow=backend == "jax")
-    assert [r["block"] for r in runs.values()] == [4, 7, 30]  # 1000: the epoch's 30 batches
+    assert [r["block"] for r in runs.values()] == [4, 30]  # 1000: the epoch's 30 batches
     assert all(r["steps"] == 2 * 31 and r["moved"] > 1e-3 for r in runs.values())
-    assert len({r["sha256"] for r in runs.values()}) == 1
-    assert runs["4"]["loss"] == runs["7"]["loss"] == runs["1000"]["loss"]
+    assert runs["4"]["sha256"] == runs["1000"]["sha256"]
+    assert runs["4"]["loss"] == runs["1000"]["loss"]
