@@ -40,9 +40,10 @@ medians of the paired ratios package / naive, package / expert JAX and package /
 (each package run against the runs right after it), and the projected time of one full HIGGS epoch (10M training rows).
 
 The development VM's host gives it both cores only part of the time (otherwise about one
-core's worth), and a run can straddle a change. So every run also times each chunk of 100
-consecutive minibatches (10,000 examples: one block of the package, 100 batch hooks of the
-naive approach, one compiled call of the floor), and the table gives, per side, the median
+core's worth), and a run can straddle a change. So every run also times each chunk of
+consecutive minibatches: whole blocks of the package, and at least 100 minibatches (at the
+default block of 1,000: one block of the package, 1,000 batch hooks of the naive approach;
+the floor's chunks are its compiled calls of 100), and the table gives, per side, the median
 over the chunks of the fast state (those within 20% of that side's fastest chunk: the host
 giving both cores) with their share, the ratio of those medians, the package's share of the
 floor and the floor's ratio to the naive approach.

@@ -65,8 +65,9 @@ EVALUATED_WEIGHTS = {
 # Not a training setting, so not in ENUMERATED_SETTINGS; tests/test_packed_training.py
 # checks the schema's enum against these keys.
 PACKING = {
-    "auto": "pack when the Keras backend sees a GPU, never on the CPU (measured there: "
-            "1.00x shallow, 1.10x deep, no gain worth the change)",
+    "auto": "pack when the Keras backend sees a GPU, never on the CPU (a pack is one job: "
+            "on a CPU with cores for several trainings it would give up running the runs "
+            "side by side)",
     "none": "one process per run, as the authors trained them",
     "by_network": "pack on any device: one job trains every run of a (data set, network)",
 }
