@@ -303,7 +303,6 @@ def plan_data(spec, result: Plan) -> str:
 def plan_network(config: dict, spec, network: str, timings: dict, result: Plan) -> None:
     """Time ``network`` (once per input width and block) and add its trainings of every
     feature set and seed to ``result``."""
-    from reproduce.train.block_steps import blocks_per_epoch
     from reproduce.train.settings import settings_for
 
     training, n = config["training"], split_rows(spec)
@@ -318,8 +317,9 @@ def plan_network(config: dict, spec, network: str, timings: dict, result: Plan) 
         if key not in timings:
             timings[key] = time_network(network, n_inputs, settings, n["train"])
         t = timings[key]
-        train_s = blocks_per_epoch(n["train"], settings.batch_size,
-                                   t.block_size) * t.seconds_per_block
+        # the epoch's minibatches at the timed rate: an epoch's last, shorter block (and
+        # its partial batch) costs its own steps, not a whole block's
+        train_s = n["train"] / settings.batch_size * t.seconds_per_block / t.block_size
         # validation, and the train monitor's first rows of the training split
         monitor = min(settings.train_monitor_rows, n["train"])
         valid_s = ((n["valid"] + monitor) / t.scoring_rows_per_second

@@ -149,3 +149,26 @@ def test_estimate_output_is_clean():
     assert "issue" not in proc.stdout.lower()
     row = next(line for line in proc.stdout.splitlines() if line.startswith("| HIGGS | shallow"))
     assert "| 4.4-7.4 s |" in row
+
+
+def test_an_epoch_of_part_blocks_is_priced_by_its_rows(tmp_path):
+    """The smoke preset's 8,984 training rows are 89 full batches and one of 84 rows: one
+    block of 89 steps and a block of the partial batch. With a timing given (0.089 s per
+    block of 89 steps: 1 ms per minibatch of 100 rows), its SGD costs 89.84 ms, not two
+    whole blocks (178 ms); validation and the monitor by hand from the timing's rates."""
+    from reproduce.datasets import get_dataset
+    from reproduce.estimate import NetworkTiming, Plan, plan_network
+
+    config = config_from(tmp_path, "models: {HIGGS: [shallow]}\nfeature_sets: [high]\n",
+                         ["preset=smoke"])
+    spec = get_dataset("HIGGS", config["dataset_overrides"]["HIGGS"])
+    assert spec.splits["train"] == (0, 8984) and spec.splits["valid"] == (8984, 9984)
+    monitor = min(config["training"].get("train_monitor_rows", 100_000), 8984)
+    timing = NetworkTiming(block_size=89, steps_timed=267, seconds_per_block=0.089,
+                           compile_seconds=2.0, scoring_rows_per_second=100_000.0,
+                           evaluate_call_seconds=0.05, checkpoint_seconds=0.25,
+                           device="CPU, 2 threads")
+    result = Plan([], [], set(), [], [], 0.0, "", [])
+    plan_network(config, spec, "shallow", {("shallow", 7, 89): timing}, result)
+    expected = 0.08984 + (1000 + monitor) / 100_000 + 2 * 0.05 + 0.25
+    assert result.epoch_seconds["HIGGS", "shallow", "high"] == pytest.approx(expected)
