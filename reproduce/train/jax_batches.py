@@ -41,7 +41,7 @@ def epoch_block_arrays(x: np.ndarray, y: np.ndarray, *, order, first_epoch: int,
     """Yield the blocks of epochs ``first_epoch .. last_epoch-1`` in training order.
 
     Each epoch visits ``order.permutation(epoch)`` cut into minibatches of consecutive
-    entries; ``reproduce.train.training.blocks_per_epoch`` gives the blocks per epoch.
+    entries; ``reproduce.train.block_steps.blocks_per_epoch`` gives the blocks per epoch.
 
     Example:
 
