@@ -18,7 +18,12 @@ prints three tables:
 3. Table 1's projected GPU-hours: 2 networks x 15 runs x the package's epochs
    (``reproduce.train.schedules.AUTHORS_EPOCHS``) of 10M rows, unpacked and packed.
 
-    python benchmarks/gpu_packed.py            # about 6 minutes on one H200
+Each row is printed (flushed) as soon as it is measured, and ``--json PATH`` rewrites PATH
+with everything so far after each measurement, so a run stopped at a lent machine's time
+limit keeps what it measured. Without ``--quick`` it stops at once where JAX sees no GPU
+(the full sizes take hours on a CPU; ``--allow-cpu`` runs them anyway).
+
+    python benchmarks/gpu_packed.py --json gpu_packed.json   # about 6 minutes on one H200
     python benchmarks/gpu_packed.py --quick    # tiny sizes, any CPU: checks it runs
 """
 
@@ -157,19 +162,24 @@ def hand_step_seconds(network: str, rows: int) -> float:
     return result["seconds_per_10M_epoch"]
 
 
-def speed(network: str, x, y, *, packs, block: int) -> list[dict]:
-    """Rows of the speed table for one network: seconds per 10M-row epoch and runs/s."""
+def speed(network: str, x, y, *, packs, block: int, emit=None) -> list[dict]:
+    """Rows of the speed table for one network: seconds per 10M-row epoch and runs/s
+    (relative to the unpacked Keras run, measured first), each passed to ``emit`` as soon
+    as it is measured."""
     scale = EPOCH_ROWS / len(x)
-    rows = [{"what": "hand-written JAX step", "runs": 1,
-             "seconds": hand_step_seconds(network, len(x))}]
-    rows.append({"what": "Keras, unpacked", "runs": 1,
-                 "seconds": keras_epoch_seconds(network, None, x, y, block) * scale})
-    for r in packs:
-        rows.append({"what": f"Keras, pack of {r}", "runs": r,
-                     "seconds": keras_epoch_seconds(network, r, x, y, block) * scale})
-    unpacked = rows[1]["seconds"]
-    for row in rows:
-        row["relative_runs_per_s"] = row["runs"] * unpacked / row["seconds"]
+    measurements = [("Keras, unpacked", 1,
+                     lambda: keras_epoch_seconds(network, None, x, y, block) * scale),
+                    ("hand-written JAX step", 1, lambda: hand_step_seconds(network, len(x)))]
+    measurements += [(f"Keras, pack of {r}", r,
+                      lambda r=r: keras_epoch_seconds(network, r, x, y, block) * scale)
+                     for r in packs]
+    rows = []
+    for what, runs, measure in measurements:
+        row = {"what": what, "runs": runs, "seconds": measure()}
+        row["relative_runs_per_s"] = runs * (rows or [row])[0]["seconds"] / row["seconds"]
+        rows.append(row)
+        if emit is not None:
+            emit(network, row)
     return rows
 
 
@@ -188,41 +198,64 @@ def projected_hours(speeds: dict, epochs: int = AUTHORS_EPOCHS) -> dict:
     return hours
 
 
-def print_tables(checks, speeds, hours, args) -> None:
+def say(text: str = "") -> None:
+    """Print at once: on a lent machine a run cut at its time limit keeps what it printed."""
+    print(text, flush=True)
+
+
+class Results:
+    """The tables as they are measured, also written whole to ``path`` (JSON) after each
+    measurement when a path is given (``--json``)."""
+
+    def __init__(self, path: str | None, header: dict):
+        self.path, self.data = path, {**header, "checks": [], "speeds": {}, "hours": None}
+
+    def add(self, key: str, value, network: str | None = None) -> None:
+        if key == "speeds":
+            self.data["speeds"].setdefault(network, []).append(value)
+        elif key == "checks":
+            self.data["checks"].append(value)
+        else:
+            self.data[key] = value
+        if self.path:
+            import json
+            import os
+
+            tmp = f"{self.path}.part"
+            with open(tmp, "w") as f:
+                json.dump(self.data, f, indent=1)
+            os.replace(tmp, self.path)
+
+
+def print_device() -> dict:
     import json
 
     from reproduce.train.device import device_record, device_summary
 
     device = device_record(0)  # what a run's metrics.json records, here on this machine
-    print(f"\n## Device, as a run's metrics.json records it\n\n{device_summary(device)}\n\n"
-          f"    {json.dumps(device)}")
-    print(f"\n## Packed against unpacked, matmul precision 'highest' ({args.check_rows:,} "
-          f"rows, {args.check_epochs} epochs)\n")
-    print("| network | replicas | SGD steps | max rel. weight diff | max rel. loss diff |")
-    print("|---|---|---|---|---|")
-    for c in checks:
-        print(f"| {c['network']} | {c['replicas']} | {c['steps']:,} | {c['weights']:.1e} "
-              f"| {c['loss']:.1e} |")
-    print(f"\n## Seconds per {EPOCH_ROWS:,}-row epoch (timed on {args.rows:,} rows, "
-          f"default precision, blocks of {args.block} minibatches)\n")
-    print("| network | what | s per 10M-row epoch | runs/s vs one unpacked run |")
-    print("|---|---|---|---|")
-    for network, rows in speeds.items():
-        for row in rows:
-            print(f"| {network} | {row['what']} | {row['seconds']:.2f} "
-                  f"| {row['relative_runs_per_s']:.2f}x |")
-    print(f"\n## Table 1 projected: 2 networks x {TABLE1_RUNS} runs x {AUTHORS_EPOCHS} "
-          f"epochs of {EPOCH_ROWS:,} rows\n")
-    print("| how | GPU-hours |")
-    print("|---|---|")
-    for what, value in hours.items():
-        print(f"| {what} | {value:.2f} |")
+    say(f"\n## Device, as a run's metrics.json records it\n\n{device_summary(device)}\n\n"
+        f"    {json.dumps(device)}")
+    return device
+
+
+def check_row(c: dict) -> str:
+    return (f"| {c['network']} | {c['replicas']} | {c['steps']:,} | {c['weights']:.1e} "
+            f"| {c['loss']:.1e} |")
+
+
+def speed_row(network: str, row: dict) -> str:
+    return (f"| {network} | {row['what']} | {row['seconds']:.2f} "
+            f"| {row['relative_runs_per_s']:.2f}x |")
 
 
 def arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="tiny sizes (any CPU): 1 seed, 1 epoch, a pack of 3")
+    parser.add_argument("--allow-cpu", action="store_true",
+                        help="run the full sizes although JAX sees no GPU (hours on a CPU)")
+    parser.add_argument("--json", metavar="PATH",
+                        help="also write every table to PATH (JSON), after each measurement")
     parser.add_argument("--check-rows", type=int, default=20_000)
     parser.add_argument("--check-epochs", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=5)
@@ -235,23 +268,59 @@ def arguments(argv=None):
     if args.quick:
         args.check_rows, args.check_epochs, args.seeds = 1_000, 1, 1
         args.rows, args.packs, args.block = 10_000, [3], 10
+    elif not args.allow_cpu and jax.default_backend() != "gpu":
+        parser.error(f"JAX sees no GPU (devices: {jax.devices()}): the full sizes would "
+                     f"take hours here. --quick checks the script on this CPU; --allow-cpu "
+                     f"runs the full sizes anyway")
     return args
 
 
 def main(argv=None):
     args = arguments(argv)
-    print("devices:", jax.devices(), "| keras", keras.__version__, "on",
-          keras.backend.backend(), "| jax", jax.__version__)
+    say(f"devices: {jax.devices()} | keras {keras.__version__} on "
+        f"{keras.backend.backend()} | jax {jax.__version__}")
     start = time.perf_counter()
+    results = Results(args.json, {"jax": jax.__version__, "keras": keras.__version__,
+                                  "devices": [str(d) for d in jax.devices()],
+                                  "arguments": vars(args)})
+    results.add("device", print_device())
+
+    say(f"\n## Packed against unpacked, matmul precision 'highest' ({args.check_rows:,} "
+        f"rows, {args.check_epochs} epochs)\n")
+    say("| network | replicas | SGD steps | max rel. weight diff | max rel. loss diff |")
+    say("|---|---|---|---|---|")
     x, y = synthetic_rows(args.check_rows)
     with jax.default_matmul_precision("highest"):
-        checks = [equality(n, x, y, seeds=args.seeds, epochs=args.check_epochs,
-                           block=args.block) for n in NETWORKS]
+        for network in NETWORKS:
+            check = equality(network, x, y, seeds=args.seeds, epochs=args.check_epochs,
+                             block=args.block)
+            results.add("checks", check)
+            say(check_row(check))
+
+    say(f"\n## Seconds per {EPOCH_ROWS:,}-row epoch (timed on {args.rows:,} rows, "
+        f"default precision, blocks of {args.block} minibatches)\n")
+    say("| network | what | s per 10M-row epoch | runs/s vs one unpacked run |")
+    say("|---|---|---|---|")
+
+    def emit(network, row):
+        results.add("speeds", row, network)
+        say(speed_row(network, row))
+
     x, y = synthetic_rows(args.rows, seed=1)
-    speeds = {n: speed(n, x, y, packs=args.packs, block=args.block) for n in NETWORKS}
-    print_tables(checks, speeds, projected_hours(speeds), args)
-    print(f"\n{time.perf_counter() - start:.0f} s in all; tensorflow imported: "
-          f"{sys.modules.get('tensorflow') is not None}")
+    speeds = {n: speed(n, x, y, packs=args.packs, block=args.block, emit=emit)
+              for n in NETWORKS}
+
+    hours = projected_hours(speeds)
+    results.add("hours", hours)
+    say(f"\n## Table 1 projected: 2 networks x {TABLE1_RUNS} runs x {AUTHORS_EPOCHS} "
+        f"epochs of {EPOCH_ROWS:,} rows\n")
+    say("| how | GPU-hours |")
+    say("|---|---|")
+    for what, value in hours.items():
+        say(f"| {what} | {value:.2f} |")
+    results.add("tensorflow_imported", sys.modules.get("tensorflow") is not None)
+    say(f"\n{time.perf_counter() - start:.0f} s in all; tensorflow imported: "
+        f"{sys.modules.get('tensorflow') is not None}")
 
 
 if __name__ == "__main__":

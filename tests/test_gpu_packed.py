@@ -1,7 +1,9 @@
 """``benchmarks/gpu_packed.py --quick`` runs on Keras's JAX backend in a process where
 TensorFlow cannot be imported (the GPU machine's case) and prints its three tables, with
-every replica of each pack within float rounding of its unpacked run."""
+every replica of each pack within float rounding of its unpacked run, and writes them to
+``--json``; without ``--quick`` it refuses a machine where JAX sees no GPU."""
 
+import json
 import os
 import re
 import subprocess
@@ -16,8 +18,8 @@ def test_gpu_check_runs_without_tensorflow(tmp_path):
     (tmp_path / "sitecustomize.py").write_text(WITHOUT_TENSORFLOW)  # no TensorFlow to import
     env = dict(os.environ, KERAS_BACKEND="jax", PYTHONPATH=str(tmp_path))
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_packed.py"),
-                           "--quick"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=900)
+                           "--quick", "--json", "tables.json"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = proc.stdout
     assert "## Device, as a run's metrics.json records it\n\nCPU " in out, out
@@ -32,3 +34,25 @@ def test_gpu_check_runs_without_tensorflow(tmp_path):
         assert re.search(rf"^\| deep \| {what} \| [\d.]+ \| [\d.]+x \|$", out, re.M), out
     assert re.search(r"^\| Keras, pack of 3 \| [\d.]+ \|$", out, re.M), out
     assert "tensorflow imported: False" in out
+    # the JSON holds what was printed, row for row
+    tables = json.loads((tmp_path / "tables.json").read_text())
+    assert not (tmp_path / "tables.json.part").exists()
+    assert [(c["network"], f"{c['weights']:.1e}", f"{c['loss']:.1e}")
+            for c in tables["checks"]] == [(n, w, lo) for n, w, lo in checks]
+    printed = re.findall(r"^\| (shallow|deep) \| ([^|]+) \| ([\d.]+) \| [\d.]+x \|$", out, re.M)
+    assert [(n, row["what"], f"{row['seconds']:.2f}") for n, rows in tables["speeds"].items()
+            for row in rows] == [(n, what.strip(), s) for n, what, s in printed]
+    assert tables["tensorflow_imported"] is False and set(tables["hours"]) == {
+        "hand-written JAX step", "Keras, unpacked", "Keras, pack of 3"}
+
+
+@needs_jax
+def test_gpu_check_refuses_the_full_sizes_without_a_gpu(tmp_path):
+    """No GPU (this CPU): the full sizes stop at once, saying why, and write nothing."""
+    env = dict(os.environ, KERAS_BACKEND="jax")
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_packed.py"),
+                           "--json", "tables.json"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "JAX sees no GPU" in proc.stderr and "--quick" in proc.stderr
+    assert not list(tmp_path.iterdir())
