@@ -9,8 +9,10 @@ import sys
 import pytest
 
 from conftest import make_workflow_copy
-from reproduce.train.device import (CHECK_GPU, DEVICE_SETTINGS, INSTALL_GPU, GPUNotVisible,
-                                    check_gpu_request, gpu_requested)
+from reproduce.train.device import (CHECK_GPU, CHECK_JAX_GPU, DEVICE_SETTINGS, INSTALL_GPU,
+                                    INSTALL_JAX_GPU, GPUNotVisible, check_gpu_request,
+                                    gpu_requested)
+from test_backend_jax import needs_jax
 
 HERE = os.path.dirname(__file__)
 RUN = "results/smoke/HIGGS/runs/shallow-high-seed1"
@@ -60,6 +62,19 @@ def test_check_gpu_request_stops_with_what_to_do():
         check_gpu_request("gpu", 0, no_gpu, {})
     with pytest.raises(ValueError, match="compute.device"):
         check_gpu_request("tpu", 0, no_gpu, {})
+
+
+def test_a_jax_job_is_told_to_install_jax_with_cuda_not_tensorflow():
+    """compute.backend: jax on a GPU node whose JAX is the CPU build (the `.[jax]` extra):
+    the message names JAX's GPU install and check, not TensorFlow's."""
+    with pytest.raises(GPUNotVisible) as err:
+        check_gpu_request("auto", 0, no_gpu, {"CUDA_VISIBLE_DEVICES": "0"}, backend="jax")
+    text = str(err.value)
+    assert 'pip install -e ".[jax-gpu]"' in text and INSTALL_JAX_GPU in text
+    assert "jax.devices('gpu')" in text and CHECK_JAX_GPU in text
+    assert "tensorflow" not in text.lower()
+    assert text.index(INSTALL_JAX_GPU) < text.index(CHECK_JAX_GPU)
+    assert "compute.device: cpu" in text
 
 
 def test_device_settings_are_the_schema_enum():
@@ -122,3 +137,26 @@ def test_gpu_given_but_unseen_stops_unless_cpu_is_intended(tmp_path):
     metrics = json.loads((folder / target).read_text())
     assert metrics["device"]["kind"] == "cpu"
     assert "train HIGGS/shallow-high-seed1: " in run.stderr and "test AUC" in run.stderr
+
+
+@needs_jax
+@pytest.mark.slow
+def test_jax_job_given_a_gpu_it_cannot_see_stops_with_jaxs_install_line(tmp_path):
+    """CUDA_VISIBLE_DEVICES=0 with compute.backend: jax on a machine whose JAX is the CPU
+    build: the training stops before it trains, with JAX's install and check lines."""
+    folder = make_workflow_copy(tmp_path)
+    from reproduce.backend import visible_gpus
+
+    if visible_gpus("jax"):
+        pytest.skip("JAX sees a GPU here")
+    (folder / "jax.yaml").write_text("compute: {pack: none, backend: jax}\n")
+    target = f"{RUN}/metrics.json"
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-c1", target, "--config",
+                           "preset=smoke", "--configfile", "jax.yaml"], cwd=folder,
+                          env=dict(os.environ, CUDA_VISIBLE_DEVICES="0"),
+                          capture_output=True, text=True)
+    assert proc.returncode != 0
+    log = (folder / "results/smoke/logs/train/HIGGS/shallow-high-seed1.log").read_text()
+    assert INSTALL_JAX_GPU in log and CHECK_JAX_GPU in log, log[-3000:]
+    assert INSTALL_GPU not in log and "stopped: this job was given a GPU" in proc.stderr
+    assert not (folder / target).exists()

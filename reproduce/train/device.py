@@ -27,6 +27,11 @@ CONFIG_KEY = "compute.device"
 INSTALL_GPU = 'pip install -e ".[gpu]"'
 CHECK_GPU = ("python -c \"import tensorflow as tf; "
              "print(tf.config.list_physical_devices('GPU'))\"")
+INSTALL_JAX_GPU = 'pip install -e ".[jax-gpu]"'
+CHECK_JAX_GPU = "python -c \"import jax; print(jax.devices('gpu'))\""
+# per compute.backend: (what to install, the install line, the check line)
+GPU_BUILDS = {"tensorflow": ("the GPU build of TensorFlow", INSTALL_GPU, CHECK_GPU),
+              "jax": ("JAX with CUDA (compute.backend is jax)", INSTALL_JAX_GPU, CHECK_JAX_GPU)}
 
 
 class GPUNotVisible(RuntimeError):
@@ -75,19 +80,21 @@ def gpu_requested(gpu_resource: int, environ=None) -> bool:
     return any(d and not d.startswith("-") for d in visible)
 
 
-def gpu_missing_message(reason: str) -> str:
-    """What a job that cannot see its GPU says: why, how to install the GPU build, how to
-    check it, and the key that says CPU is intended."""
-    return (f"{reason}, but the Keras backend sees no GPU: this training would run on the "
-            f"CPU. Install the GPU build of TensorFlow in the environment the jobs run in:\n"
-            f"    {INSTALL_GPU}\n"
+def gpu_missing_message(reason: str, backend: str = "tensorflow") -> str:
+    """What a job that cannot see its GPU says: why, how to install the GPU build of its
+    Keras ``backend``, how to check it, and the key that says CPU is intended."""
+    what, install, check = GPU_BUILDS[backend]
+    return (f"{reason}, but the Keras backend ({backend}) sees no GPU: this training would "
+            f"run on the CPU. Install {what} in the environment the jobs run in:\n"
+            f"    {install}\n"
             f"then check, on a GPU node, that it lists the GPU:\n"
-            f"    {CHECK_GPU}\n"
+            f"    {check}\n"
             f"If the CPU is intended, set {CONFIG_KEY}: cpu (config.yaml, or "
             f"--config compute='{{device: cpu}}').")
 
 
-def check_gpu_request(setting: str, gpu_resource: int, visible_gpus, environ=None) -> None:
+def check_gpu_request(setting: str, gpu_resource: int, visible_gpus, environ=None,
+                      backend: str = "tensorflow") -> None:
     """Raise GPUNotVisible when a GPU is required here and ``visible_gpus()`` finds none.
 
     Args:
@@ -95,6 +102,7 @@ def check_gpu_request(setting: str, gpu_resource: int, visible_gpus, environ=Non
         gpu_resource: the rule's ``gpu`` resource.
         visible_gpus: called (importing the backend) only when a GPU is required.
         environ: the environment (default ``os.environ``).
+        backend: ``compute.backend``, whose GPU build the message says to install.
     """
     if setting not in DEVICE_SETTINGS:
         raise ValueError(f"{CONFIG_KEY}: expected one of {', '.join(DEVICE_SETTINGS)}, "
@@ -111,7 +119,7 @@ def check_gpu_request(setting: str, gpu_resource: int, visible_gpus, environ=Non
     else:
         return
     if not visible_gpus():
-        raise GPUNotVisible(gpu_missing_message(reason))
+        raise GPUNotVisible(gpu_missing_message(reason, backend))
 
 
 def hide_gpus(environ=None) -> None:

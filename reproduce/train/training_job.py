@@ -37,7 +37,8 @@ def training_job(*, device: str, gpus, gpu_lock_dir, gpu_resource: int, backend:
     with gpu_slot(n_gpus, gpu_lock_dir) as slot:
         pin_process_to_gpu(slot)  # before the backend starts
         try:
-            check_gpu_request(device, gpu_resource, lambda: visible_gpus(backend))
+            check_gpu_request(device, gpu_resource, lambda: visible_gpus(backend),
+                              backend=backend)
             yield
         except GPUNotVisible as exc:
             print(f"error: {exc}", file=sys.stderr)
