@@ -265,6 +265,8 @@ def arguments(argv=None):
                         help="minibatches per call (default the package's "
                              "training.steps_per_execution)")
     args = parser.parse_args(argv)
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        parser.error(f"--json {args.json}: no folder {Path(args.json).resolve().parent}")
     if args.quick:
         args.check_rows, args.check_epochs, args.seeds = 1_000, 1, 1
         args.rows, args.packs, args.block = 10_000, [3], 10

@@ -56,3 +56,9 @@ def test_gpu_check_refuses_the_full_sizes_without_a_gpu(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "JAX sees no GPU" in proc.stderr and "--quick" in proc.stderr
     assert not list(tmp_path.iterdir())
+    # a --json file in a folder that does not exist: refused before minutes of measuring
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_packed.py"),
+                           "--quick", "--json", "missing/tables.json"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "--json missing/tables.json: no folder" in proc.stderr
+    assert not list(tmp_path.iterdir())
