@@ -62,3 +62,31 @@ def test_gpu_check_refuses_the_full_sizes_without_a_gpu(tmp_path):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2 and "--json missing/tables.json: no folder" in proc.stderr
     assert not list(tmp_path.iterdir())
+
+
+@needs_jax
+def test_package_gpu_check_trains_the_packages_runs_without_tensorflow(tmp_path, sample_shards):
+    """``tests/gpu/check_package_on_gpu.py`` on this CPU, where TensorFlow cannot be
+    imported: the package's own pack and alone runs train on the sample's shards, the
+    packed run's test scores equal its run alone, and each run is reported as trained on
+    the CPU, which the check (on a GPU machine) counts as a failure."""
+    (tmp_path / "sitecustomize.py").write_text(WITHOUT_TENSORFLOW)
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    proc = subprocess.run([sys.executable, str(REPO / "tests" / "gpu" / "check_package_on_gpu.py"),
+                           "--shards", str(sample_shards), "--out", str(tmp_path / "runs")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    out = proc.stdout
+    assert proc.returncode == 1, proc.stderr[-4000:]
+    rows = re.findall(r"^\| ((?:shallow|deep)-\w+-seed1) \| (pack of 3|alone) \| CPU .*\(jax\) "
+                      r"\| 3 \| (0\.\d{4}) \| [\d.]+ \| (\S+) \|$", out, re.M)
+    assert len(rows) == 8, out
+    for network in ("shallow", "deep"):
+        packed = [r for r in rows if r[0] == f"{network}-complete-seed1"]
+        assert [r[1] for r in packed] == ["pack of 3", "alone"], out
+        assert packed[0][2] == packed[1][2] and float(packed[1][3]) <= 1e-4, out
+    failed = re.findall(r"^FAILED: (.*)$", out, re.M)
+    assert len(failed) == 8 and all("trained on CPU" in f for f in failed), out
+    assert "tensorflow imported: False" in out
+    for run in ("packed/deep-low-seed1", "alone/deep-complete-seed1"):
+        metrics = json.loads((tmp_path / "runs" / run / "metrics.json").read_text())
+        assert metrics["device"]["kind"] == "cpu" and metrics["device"]["backend"] == "jax"
