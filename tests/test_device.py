@@ -160,3 +160,23 @@ def test_jax_job_given_a_gpu_it_cannot_see_stops_with_jaxs_install_line(tmp_path
     assert INSTALL_JAX_GPU in log and CHECK_JAX_GPU in log, log[-3000:]
     assert INSTALL_GPU not in log and "stopped: this job was given a GPU" in proc.stderr
     assert not (folder / target).exists()
+
+
+@needs_jax
+def test_cpu_intended_trains_on_jax_even_where_the_environment_asks_for_cuda(tmp_path):
+    """compute.device: cpu on JAX with JAX_PLATFORMS=cuda left in the environment (and a
+    GPU named in CUDA_VISIBLE_DEVICES), Keras and JAX already imported as the train rule
+    imports them: the job computes on the CPU instead of stopping at JAX's start."""
+    code = (
+        "from reproduce.backend import select_backend; select_backend('jax')\n"
+        "import keras, jax\n"
+        "from reproduce.train.training_job import training_job\n"
+        f"with training_job(device='cpu', gpus='auto', gpu_lock_dir={str(tmp_path)!r}, "
+        "gpu_resource=0, backend='jax', notify=print):\n"
+        "    print('devices', [d.platform for d in jax.devices()],\n"
+        "          float(keras.ops.sum(keras.ops.ones(3))))\n")
+    env = dict(os.environ, JAX_PLATFORMS="cuda", CUDA_VISIBLE_DEVICES="0")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "devices ['cpu'] 3.0" in proc.stdout

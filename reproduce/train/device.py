@@ -15,6 +15,7 @@ import os
 import platform
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 DEVICE_SETTINGS = {
@@ -124,8 +125,15 @@ def check_gpu_request(setting: str, gpu_resource: int, visible_gpus, environ=Non
 
 def hide_gpus(environ=None) -> None:
     """Hide every GPU from CUDA in this process (``compute.device: cpu``); call it before
-    the backend starts."""
-    (os.environ if environ is None else environ)["CUDA_VISIBLE_DEVICES"] = "-1"
+    the backend starts. JAX is also told to start on the CPU only (``JAX_PLATFORMS``, and
+    its config where JAX is already imported): a ``JAX_PLATFORMS=cuda`` in the user's
+    environment would otherwise stop the job at JAX's start instead of training on the CPU.
+    """
+    environ = os.environ if environ is None else environ
+    environ["CUDA_VISIBLE_DEVICES"] = "-1"
+    environ["JAX_PLATFORMS"] = "cpu"
+    if environ is os.environ and "jax" in sys.modules:  # imported, its backend not started
+        sys.modules["jax"].config.update("jax_platforms", "cpu")
 
 
 def _nvidia_driver() -> str | None:
