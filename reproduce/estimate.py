@@ -1,10 +1,10 @@
 """What a configured run will cost, before anything runs: ``python -m reproduce estimate``.
 
 Each distinct network of the config (model variant x input width) is timed here, through the
-package's own training path (``training_network``, ``enable_block_steps``,
-``epoch_blocks``, the per-batch learning-rate schedule): a few
-hundred real SGD steps on random data of the network's input width, on the GPU if
-TensorFlow sees one, on ``compute.train_threads`` CPU threads otherwise. Validation scoring
+package's own training path on the config's ``compute.backend`` (``training_network``, the
+backend's block steps and blocks, the per-batch learning-rate schedule): a few hundred real
+SGD steps on random data of the network's input width, on the GPU if the backend sees one,
+on ``compute.train_threads`` CPU threads otherwise (on JAX, every core). Validation scoring
 (``evaluate`` at the validation batch size) and the per-epoch state checkpoint are timed
 too. The rest (download, conversion, BDT, memory) is scaled from the rates measured once
 below.
@@ -88,7 +88,7 @@ def time_network(network: str, n_inputs: int, settings, n_train: int) -> Network
     """Time ``network`` (a model name) on random data of width ``n_inputs``: SGD blocks as
     ``train_run`` runs them for ``n_train`` training rows, validation scoring and the
     per-epoch save of the model."""
-    from reproduce.train.block_steps import enable_block_steps
+    from reproduce.train.block_steps import enable_backend_block_steps
     from reproduce.train.compiled_network import training_network
 
     block = settings.block_size(n_train)
@@ -97,7 +97,7 @@ def time_network(network: str, n_inputs: int, settings, n_train: int) -> Network
     rng = np.random.default_rng(0)
     x = rng.standard_normal((rows, n_inputs), dtype=np.float32)
     y = (rng.random(rows) < 0.5).astype(np.float32)
-    net = enable_block_steps(training_network(
+    net = enable_backend_block_steps(training_network(
         parse_model_name(network)["model"], n_inputs, settings, seed=0,
         offset=np.zeros(n_inputs), scale=np.ones(n_inputs)))
     one_block = block * settings.batch_size
@@ -109,19 +109,47 @@ def time_network(network: str, n_inputs: int, settings, n_train: int) -> Network
                          time_checkpoint(net), device_name(settings.threads))
 
 
+def time_pack(network: str, replica_columns: list, n_features: int, settings,
+              n_train: int) -> float:
+    """Median seconds of a block of SGD steps of the pack of ``network``'s runs that read
+    ``replica_columns`` of ``n_features`` random columns (``reproduce.train.packed``, as the
+    ``train_pack`` rule builds it), timed as ``time_network`` times one run."""
+    from reproduce.train.block_steps import enable_backend_block_steps
+    from reproduce.train.compiled_network import training_network
+    from reproduce.train.packed import compile_packed, pack
+
+    block = settings.block_size(n_train)
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((block * settings.batch_size, n_features), dtype=np.float32)
+    y = (rng.random(len(x)) < 0.5).astype(np.float32)
+    standardize = settings.standardize != "none"
+    nets = [training_network(parse_model_name(network)["model"], len(columns), settings,
+                             seed=r, offset=np.zeros(len(columns)), scale=np.ones(len(columns)))
+            for r, columns in enumerate(replica_columns)]
+    packed = pack(nets, replica_columns, n_features,
+                  offset=np.zeros(n_features) if standardize else None,
+                  scale=np.ones(n_features) if standardize else None,
+                  auc_thresholds=settings.auc_thresholds)
+    packed = enable_backend_block_steps(compile_packed(
+        packed, learning_rate=settings.learning_rate, momentum=settings.initial_momentum,
+        jit_compile=settings.jit_compile))
+    return statistics.median(time_sgd_blocks(packed, x, y, settings, block)[1:])
+
+
 def time_sgd_blocks(net, x, y, settings, block: int) -> list[float]:
     """Seconds of each block of ``block`` SGD steps, the first (which compiles) included,
     until ``TIMED_MIN_BLOCKS`` blocks after it and ``TIMED_MIN_SECONDS`` in all."""
     from reproduce.train.batch_order import make_batch_order
-    from reproduce.train.block_steps import epoch_blocks
+    from reproduce.train.block_steps import backend_batch_order, backend_epoch_blocks
     from reproduce.train.callbacks import PerBatchLearningRateDecay
 
     timer = _block_timer()
     lr_decay = PerBatchLearningRateDecay(settings.learning_rate, settings.decay_factor,
                                          settings.learning_rate_floor)
-    order = make_batch_order(settings.batch_order, len(x), seed=0)
-    net.fit(epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=TIMED_MAX_BLOCKS + 1,
-                         batch_size=settings.batch_size, block_size=block),
+    order = backend_batch_order(make_batch_order(settings.batch_order, len(x), seed=0))
+    net.fit(backend_epoch_blocks(x, y, order=order, first_epoch=0,
+                                 last_epoch=TIMED_MAX_BLOCKS + 1,
+                                 batch_size=settings.batch_size, block_size=block),
             epochs=1, steps_per_epoch=TIMED_MAX_BLOCKS + 1, callbacks=[lr_decay, timer],
             shuffle=False, verbose=0)
     return timer.seconds
@@ -173,20 +201,35 @@ def time_scoring(net, x, y, batch: int) -> tuple[float, float]:
 
 
 def time_checkpoint(net) -> float:
-    """Seconds to write the state and the best-weights checkpoints once."""
+    """Seconds to write the state and the best-weights checkpoints once, after a first
+    write untimed (its one-time cost, 1.8 s on JAX against 0.03 s for each later one, is
+    not paid every epoch)."""
     with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        net.save(Path(tmp) / "model.keras")
-        net.save_weights(Path(tmp) / "best.weights.h5")
-        return time.perf_counter() - start
+        seconds = []
+        for _ in range(2):
+            start = time.perf_counter()
+            net.save(Path(tmp) / "model.keras")
+            net.save_weights(Path(tmp) / "best.weights.h5")
+            seconds.append(time.perf_counter() - start)
+        return seconds[-1]
 
 
 def device_name(threads: int) -> str:
-    """The GPU TensorFlow sees, or the CPU and its threads."""
-    import tensorflow as tf
+    """The GPU Keras's backend sees, or the CPU and its threads, with the backend: what the
+    trainings of this config would run on.
 
-    gpus = tf.config.list_physical_devices("GPU")
-    return f"GPU ({gpus[0].name})" if gpus else f"CPU, {threads or os.cpu_count()} threads"
+    >>> device_name(2).startswith(("GPU", "CPU, 2 threads (tensorflow)"))
+    True
+    """
+    from reproduce.backend import active_backend, visible_gpus
+
+    backend = active_backend() or "tensorflow"
+    gpus = visible_gpus(backend)
+    if gpus:
+        return f"GPU ({gpus[0]}; {backend})"
+    if backend == "jax":  # XLA's CPU client takes every core (compute.train_threads is TF's)
+        return f"CPU, all {os.cpu_count()} threads (jax)"
+    return f"CPU, {threads or os.cpu_count()} threads ({backend})"
 
 
 def planned_epochs(training: dict, dropout: bool) -> tuple[int, str]:
@@ -261,11 +304,11 @@ class Plan:
 
 def plan(config: dict) -> Plan:
     """Time every distinct network of the validated ``config`` and scale the rest."""
-    from reproduce.train.backend_setup import configure_tensorflow
+    from reproduce.train.backend_setup import configure_backend
 
     started = time.perf_counter()
     load = os.getloadavg()[0]
-    configure_tensorflow(0, config["compute"]["train_threads"])
+    configure_backend(0, config["compute"]["train_threads"])
     result = Plan([], [], set(), [], [], 0.0, "", [])
     timings = {}
     for name in config["datasets"]:
@@ -310,13 +353,15 @@ def plan_network(config: dict, spec, network: str, timings: dict, result: Plan) 
     settings = settings_for(network, training, threads=config["compute"]["train_threads"])
     epochs, assumption = planned_epochs(training, variant["dropout"])
     result.notes.add(assumption)
-    runs, jobs = len(config["seeds"]), []
+    runs, jobs, block_seconds, columns = len(config["seeds"]), [], [], []
     for features in config["feature_sets"]:
         n_inputs = len(spec.feature_indices(features))
         key = (network, n_inputs, settings.block_size(n["train"]))
         if key not in timings:
             timings[key] = time_network(network, n_inputs, settings, n["train"])
         t = timings[key]
+        block_seconds += [t.seconds_per_block] * runs
+        columns += [list(spec.feature_indices(features))] * runs
         # the epoch's minibatches at the timed rate: an epoch's last, shorter block (and
         # its partial batch) costs its own steps, not a whole block's
         train_s = n["train"] / settings.batch_size * t.seconds_per_block / t.block_size
@@ -334,13 +379,21 @@ def plan_network(config: dict, spec, network: str, timings: dict, result: Plan) 
             f"{train_s:,.1f} + {valid_s:,.1f} + {t.checkpoint_seconds:.1f} = "
             f"{epoch_s:,.1f} | {reference_epoch(variant['model'])} | "
             f"{epochs:,} | {per_run / 3600:,.2f} | {runs * per_run / 3600:,.1f} |")
-    result.run_seconds += pack_jobs(config, network, jobs, t.device, result)
+    def measured_speedup():  # on a GPU: the pack timed here against its runs' timings
+        n_features = len(spec.feature_indices("complete"))
+        return sum(block_seconds) / time_pack(network, columns, n_features, settings,
+                                              n["train"])
+
+    result.run_seconds += pack_jobs(config, network, jobs, t.device, result,
+                                    measure=measured_speedup)
 
 
 def pack_jobs(config: dict, network: str, runs: list[float], device: str,
-              result: Plan) -> list[float]:
+              result: Plan, measure=None) -> list[float]:
     """The training jobs of ``network``'s runs (seconds each): one per run, or one pack of
-    them all when ``compute.pack`` packs it (their sum over ``PACK_SPEEDUP_*``).
+    them all when ``compute.pack`` packs it: their sum over the pack's speed-up, on a GPU
+    ``measure()`` (the pack timed on it, against its runs timed alone) where given, else
+    ``PACK_SPEEDUP_*``.
 
     Example:
 
@@ -358,11 +411,16 @@ def pack_jobs(config: dict, network: str, runs: list[float], device: str,
             and packable_network(config, network)):
         return runs
     family = parse_model_name(network)["model"]
-    speedup = PACK_SPEEDUP_GPU if gpu else PACK_SPEEDUP_CPU.get(family, 1.0)
-    source = ("assumed, not yet measured on a GPU: benchmarks/gpu_packed.py measures it"
-              if gpu else "measured on the CPU")
+    if gpu and measure is not None:
+        speedup, source = measure(), "a pack of them timed on this GPU against one run"
+    elif gpu:
+        speedup = PACK_SPEEDUP_GPU
+        source = "assumed, not yet measured on a GPU: benchmarks/gpu_packed.py measures it"
+    else:
+        speedup = PACK_SPEEDUP_CPU.get(family, 1.0)
+        source = "measured on the CPU"
     result.notes.add(f"{network}: its {len(runs)} runs train as one pack (compute.pack), "
-                     f"priced at {speedup:g}x the speed of unpacked runs ({source})")
+                     f"priced at {speedup:.3g}x the speed of unpacked runs ({source})")
     return [sum(runs) / speedup]
 
 
@@ -391,6 +449,8 @@ def render(result: Plan, config: dict, jobs: int) -> str:
     """The plan as text, with the wall time on ``jobs`` parallel slots."""
     training = config["training"]
     threads = config["compute"]["train_threads"]
+    if result.device.endswith("(jax)"):  # JAX's CPU client takes every core
+        threads = os.cpu_count() or 1
     gpu = result.device.startswith("GPU")
     steps = result.steps_timed or [0]
     network_hours = sum(result.run_seconds) / 3600
@@ -441,6 +501,9 @@ def estimate_command(config: dict, jobs: int) -> str:
     stderr, whatever ``TF_CPP_MIN_LOG_LEVEL`` says) are held back; they are shown only if
     the timing fails.
     """
+    from reproduce.backend import select_backend
+
+    select_backend(config["compute"]["backend"])  # the backend the trainings will use
     with native_stderr_held():
         result = plan(config)
     return render(result, config, jobs)

@@ -2,12 +2,15 @@
 a real training's epochs, and bad input."""
 
 import contextlib
+import os
+import re
 import subprocess
 import sys
 
 import pytest
 
 from conftest import REPO
+from test_backend_jax import WITHOUT_TENSORFLOW, needs_jax
 from reproduce.__main__ import active_config
 from reproduce.estimate import duration, makespan, plan, planned_epochs, render
 
@@ -151,6 +154,26 @@ def test_estimate_output_is_clean():
     assert "| 4.4-7.4 s |" in row
 
 
+@needs_jax
+def test_a_jax_config_is_timed_on_jax(tmp_path):
+    """compute.backend: jax: the estimate times the trainings on JAX, as they will run, in
+    a process where TensorFlow cannot be imported (it timed them on TensorFlow before), and
+    says so; the checkpoint is priced without JAX's one-time cost of a first save."""
+    (tmp_path / "sitecustomize.py").write_text(WITHOUT_TENSORFLOW)
+    proc = subprocess.run(
+        [sys.executable, "-m", "reproduce", "estimate", "--config", "preset=smoke",
+         "models={HIGGS: [shallow]}", "feature_sets=[high]", "bdt={enabled: false}",
+         "compute={backend: jax}"], cwd=REPO, capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(tmp_path)))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"trainings on CPU, all {os.cpu_count()} threads (jax))" in proc.stdout
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("| HIGGS | shallow"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert float(cells[4].replace(",", "")) > 0
+    checkpoint = float(cells[5].split("+")[2].split("=")[0])
+    assert checkpoint < 0.5, row  # 1.8 s with the first save, 0.03 s after it
+
+
 def test_an_epoch_of_part_blocks_is_priced_by_its_rows(tmp_path):
     """The smoke preset's 8,984 training rows are 89 full batches and one of 84 rows: one
     block of 89 steps and a block of the partial batch. With a timing given (0.089 s per
@@ -172,3 +195,52 @@ def test_an_epoch_of_part_blocks_is_priced_by_its_rows(tmp_path):
     plan_network(config, spec, "shallow", {("shallow", 7, 89): timing}, result)
     expected = 0.08984 + (1000 + monitor) / 100_000 + 2 * 0.05 + 0.25
     assert result.epoch_seconds["HIGGS", "shallow", "high"] == pytest.approx(expected)
+
+
+def test_a_pack_on_a_gpu_is_priced_by_its_own_timing(tmp_path):
+    """Where the trainings run on a GPU and packed, the pack's speed-up is its own timing
+    (``time_pack``: the pack that the train_pack rule builds, here 3 shallow runs of the
+    smoke settings on this CPU) against its runs', not the assumed one; on the CPU the
+    measured constants stay."""
+    from reproduce.datasets import get_dataset
+    from reproduce.estimate import (PACK_SPEEDUP_CPU, NetworkTiming, Plan, pack_jobs,
+                                    plan_network, time_pack)
+    from reproduce.train.settings import settings_for
+
+    config = config_from(tmp_path, "preset: smoke\n")
+    settings = settings_for("shallow", config["training"])
+    spec = get_dataset("HIGGS", {"source": "sample"})
+    columns = [spec.feature_indices(f) for f in ("low", "high", "complete")]
+    pack_block = time_pack("shallow", columns, 28, settings, 8984)
+    assert 0 < pack_block < 60
+    one_run_blocks = [0.02, 0.01, 0.03]  # seconds per block of each run alone, given
+    speedup = sum(one_run_blocks) / pack_block
+    runs = [100.0, 50.0, 150.0]  # each run's seconds alone
+    plan = Plan([], [], set(), [], [], 0.0, "", [])
+    config["compute"] |= {"pack": "auto", "gpus": 0}
+    jobs = pack_jobs(config, "shallow", runs, "GPU (NVIDIA H200; jax)", plan,
+                     measure=lambda: speedup)
+    assert jobs == [pytest.approx(300.0 / speedup)]
+    assert any("timed on this GPU" in note for note in plan.notes)
+    # the CPU (auto does not pack there; by_network does, at the measured constant)
+    assert pack_jobs(config, "shallow", runs, "CPU, 2 threads (tensorflow)", plan) == runs
+    config["compute"]["pack"] = "by_network"
+    assert pack_jobs(config, "shallow", runs, "CPU, 2 threads (tensorflow)", plan,
+                     measure=lambda: 1 / 0) == [pytest.approx(300.0 / PACK_SPEEDUP_CPU["shallow"])]
+    # the whole path: the runs timed on a "GPU" (timings given), the pack timed for real
+    config = config_from(tmp_path, "models: {HIGGS: [shallow]}\n", ["preset=smoke"])
+    timings = {("shallow", len(c), 89): NetworkTiming(
+        block_size=89, steps_timed=267, seconds_per_block=block, compile_seconds=2.0,
+        scoring_rows_per_second=100_000.0, evaluate_call_seconds=0.05,
+        checkpoint_seconds=0.25, device="GPU (NVIDIA H200; jax)")
+        for c, block in zip(columns, one_run_blocks)}
+    result = Plan([], [], set(), [], [], 0.0, "", [])
+    plan_network(config, spec, "shallow", timings, result)
+    note = next(n for n in result.notes if "timed on this GPU" in n)
+    speedup = float(re.search(r"priced at ([\d.e+-]+)x", note).group(1))
+    unpacked = Plan([], [], set(), [], [], 0.0, "", [])
+    config["compute"]["pack"] = "none"
+    plan_network(config, spec, "shallow", timings, unpacked)
+    assert len(unpacked.run_seconds) == 3 and len(result.run_seconds) == 1  # one pack job
+    assert result.run_seconds[0] == pytest.approx(sum(unpacked.run_seconds) / speedup,
+                                                  rel=0.01)  # the note's 3 digits
