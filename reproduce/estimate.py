@@ -379,6 +379,7 @@ def plan_network(config: dict, spec, network: str, timings: dict, result: Plan) 
             f"{train_s:,.1f} + {valid_s:,.1f} + {t.checkpoint_seconds:.1f} = "
             f"{epoch_s:,.1f} | {reference_epoch(variant['model'])} | "
             f"{epochs:,} | {per_run / 3600:,.2f} | {runs * per_run / 3600:,.1f} |")
+
     def measured_speedup():  # on a GPU: the pack timed here against its runs' timings
         n_features = len(spec.feature_indices("complete"))
         return sum(block_seconds) / time_pack(network, columns, n_features, settings,
@@ -502,8 +503,11 @@ def estimate_command(config: dict, jobs: int) -> str:
     the timing fails.
     """
     from reproduce.backend import select_backend
+    from reproduce.train.device import hide_gpus
 
     select_backend(config["compute"]["backend"])  # the backend the trainings will use
+    if config["compute"].get("device") == "cpu":  # as the training jobs: on the CPU
+        hide_gpus()
     with native_stderr_held():
         result = plan(config)
     return render(result, config, jobs)
