@@ -180,7 +180,8 @@ def test_an_epoch_of_part_blocks_is_priced_by_its_rows(tmp_path):
     block of 89 steps: 1 ms per minibatch of 100 rows), its SGD costs 89.84 ms, not two
     whole blocks (178 ms); validation and the monitor by hand from the timing's rates."""
     from reproduce.datasets import get_dataset
-    from reproduce.estimate import NetworkTiming, Plan, plan_network
+    from reproduce.estimate import Plan, plan_network
+    from reproduce.estimate_timing import NetworkTiming
 
     config = config_from(tmp_path, "models: {HIGGS: [shallow]}\nfeature_sets: [high]\n",
                          ["preset=smoke"])
@@ -203,8 +204,8 @@ def test_a_pack_on_a_gpu_is_priced_by_its_own_timing(tmp_path):
     smoke settings on this CPU) against its runs', not the assumed one; on the CPU the
     measured constants stay."""
     from reproduce.datasets import get_dataset
-    from reproduce.estimate import (PACK_SPEEDUP_CPU, NetworkTiming, Plan, pack_jobs,
-                                    plan_network, time_pack)
+    from reproduce.estimate import PACK_SPEEDUP_CPU, Plan, pack_jobs, plan_network
+    from reproduce.estimate_timing import NetworkTiming, time_pack
     from reproduce.train.settings import settings_for
 
     config = config_from(tmp_path, "preset: smoke\n")
