@@ -71,24 +71,17 @@ def time_pack(network: str, replica_columns: list, n_features: int, settings,
     ``replica_columns`` of ``n_features`` random columns (``reproduce.train.packed``, as the
     ``train_pack`` rule builds it), timed as ``time_network`` times one run."""
     from reproduce.train.block_steps import enable_backend_block_steps
-    from reproduce.train.compiled_network import training_network
-    from reproduce.train.packed import compile_packed, pack
+    from reproduce.train.packed_fit import new_pack
 
     block = settings.block_size(n_train)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((block * settings.batch_size, n_features), dtype=np.float32)
     y = (rng.random(len(x)) < 0.5).astype(np.float32)
     standardize = settings.standardize != "none"
-    nets = [training_network(parse_model_name(network)["model"], len(columns), settings,
-                             seed=r, offset=np.zeros(len(columns)), scale=np.ones(len(columns)))
-            for r, columns in enumerate(replica_columns)]
-    packed = pack(nets, replica_columns, n_features,
-                  offset=np.zeros(n_features) if standardize else None,
-                  scale=np.ones(n_features) if standardize else None,
-                  auc_thresholds=settings.auc_thresholds)
-    packed = enable_backend_block_steps(compile_packed(
-        packed, learning_rate=settings.learning_rate, momentum=settings.initial_momentum,
-        jit_compile=settings.jit_compile))
+    packed = enable_backend_block_steps(new_pack(
+        parse_model_name(network)["model"], replica_columns, range(len(replica_columns)),
+        n_features, settings, offset=np.zeros(n_features) if standardize else None,
+        scale=np.ones(n_features) if standardize else None))
     return statistics.median(time_sgd_blocks(packed, x, y, settings, block)[1:])
 
 

@@ -28,6 +28,34 @@ def _steps(model) -> int:
     return int(ops.convert_to_numpy(model.optimizer.iterations))
 
 
+def compiled_pack(nets, replica_columns, n_features: int, settings, *, offset=None,
+                  scale=None):
+    """``nets`` (one per run, reading ``replica_columns`` of the ``n_features`` columns)
+    packed and compiled as ``train_pack`` trains them; ``offset`` and ``scale`` are the
+    standardization of all the columns (None: none)."""
+    from reproduce.train.packed import compile_packed, pack
+
+    packed = pack(nets, replica_columns, n_features, offset=offset, scale=scale,
+                  auc_thresholds=settings.auc_thresholds)
+    return compile_packed(packed, learning_rate=settings.learning_rate,
+                          momentum=settings.initial_momentum, jit_compile=settings.jit_compile)
+
+
+def new_pack(model: str, replica_columns, seeds, n_features: int, settings, *, offset=None,
+             scale=None):
+    """The pack of fresh runs of ``model`` (one per columns and seed): each run's network as
+    its unpacked run builds it (``compiled_network.training_network``), packed by
+    ``compiled_pack``."""
+    from reproduce.train.compiled_network import training_network
+
+    nets = [training_network(model, len(columns), settings, seed=seed,
+                             offset=None if offset is None else offset[columns],
+                             scale=None if scale is None else scale[columns])
+            for columns, seed in zip(replica_columns, seeds, strict=True)]
+    return compiled_pack(nets, replica_columns, n_features, settings, offset=offset,
+                         scale=scale)
+
+
 class PackFit:
     """Train the members (``packed_training.PackMember``) of one pack.
 
@@ -119,25 +147,14 @@ class PackFit:
         return self._new_pack(), 0, 0.0, None, None
 
     def _pack(self, nets):
-        from reproduce.train.packed import compile_packed, pack
-
-        s, data = self.settings, self.data
-        packed = pack(nets, [m.columns for m in self.members], data.splits["train"][0].shape[1],
-                      offset=data.offset, scale=data.scale, auc_thresholds=s.auc_thresholds)
-        return compile_packed(packed, learning_rate=s.learning_rate,
-                              momentum=s.initial_momentum, jit_compile=s.jit_compile)
+        return compiled_pack(nets, [m.columns for m in self.members],
+                             self.data.splits["train"][0].shape[1], self.settings,
+                             offset=self.data.offset, scale=self.data.scale)
 
     def _new_pack(self):
-        """Each run's network as its unpacked run builds it, packed."""
-        from reproduce.train.compiled_network import training_network
-
-        s, data = self.settings, self.data
-        nets = [training_network(
-            self.model, len(m.columns), s, seed=m.seed,
-            offset=None if data.offset is None else data.offset[m.columns],
-            scale=None if data.scale is None else data.scale[m.columns])
-            for m in self.members]
-        return self._pack(nets)
+        return new_pack(self.model, [m.columns for m in self.members],
+                        [m.seed for m in self.members], self.data.splits["train"][0].shape[1],
+                        self.settings, offset=self.data.offset, scale=self.data.scale)
 
     def _from_runs(self):
         """The runs' own saved states packed (runs trained unpacked so far), or None."""
