@@ -3,6 +3,7 @@ workflow): no network, two runs at once, a run killed with SIGKILL."""
 
 import sys
 import time
+from pathlib import Path
 
 from conftest import run_snakemake
 from reproduce.datasets import HIGGS
@@ -66,3 +67,23 @@ def test_two_runs_at_once_and_a_sigkilled_run(workflow_copy, http_server,
     resources = workflow_copy / "resources" / "HIGGS"
     assert (resources / "higgs-sample.csv.gz").read_bytes() == sample.data
     assert not part.exists()
+
+
+def test_a_failed_job_says_why_on_the_terminal(workflow_copy):
+    """Snakemake's quiet terminal (profiles/default: no rule blocks) would show a failed job
+    only as "CalledProcessError". A training whose saved state is corrupt writes, on the
+    terminal, its error (naming the state folder and what to delete) and the log that holds
+    the traceback."""
+    run = Path("results/smoke/HIGGS/runs/shallow-low-seed1")  # as the workflow names it
+    (workflow_copy / run / "state").mkdir(parents=True)
+    (workflow_copy / run / "state" / "state.json").write_text("{")
+    proc = run_snakemake(workflow_copy, str(run / "metrics.json"), "--cores", "1",
+                         "--config", "preset=smoke", check=False)
+    assert proc.returncode != 0
+    log = Path("results/smoke/logs/train/HIGGS/shallow-low-seed1.log")
+    assert (f"error: CorruptStateError: {run / 'state'}: the saved training state cannot be "
+            "resumed: state.json is not valid JSON") in proc.stderr
+    assert f"Delete the folder {run / 'state'}" in proc.stderr
+    assert f"(the job's log, with the traceback: {log})" in proc.stderr
+    assert "Traceback (most recent call last)" in (workflow_copy / log).read_text()
+    assert "Traceback" not in proc.stderr
