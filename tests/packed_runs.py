@@ -29,9 +29,12 @@ SETTINGS = {"width": 16, "max_epochs": 40, "momentum_saturation_epochs": 2,
             "patience": 25, "min_relative_improvement": 0.01, "standardize": "zscore"}
 RULES = ("paper_text", "pylearn2")
 WEIGHTS_RTOL = 1e-5  # relative to each layer's largest weight; measured 2e-6
-LOG_RTOL = {"loss": 1e-5, "val_loss": 1e-5, "train_monitor_loss": 1e-5,
-            # binned at 200 thresholds: a score crossing a bin edge moves it by ~1.6e-5
-            "val_auc": 1e-4}
+LOG_RTOL = {"loss": 1e-5, "val_loss": 1e-5, "train_monitor_loss": 1e-5}
+# The validation AUC is binned at 200 thresholds: a score that rounding moves across a bin
+# edge moves it by ~1.6e-5, whatever the size of the move. Measured: 4.2e-5 (an AVX-512
+# VM), 6.4e-5 (AMD EPYC, AVX2, 2026-12-04: a relative 1e-4 failed there); allowed: about
+# 12 crossings.
+VAL_AUC_ATOL = 2e-4
 
 
 def train(backend: str, rule: str, shards, out, mode: str, **overrides):
@@ -61,7 +64,7 @@ def metrics(folder):
 
 def check_every_replica_equals_its_run_alone(pack, alone, backend: str, rule: str) -> None:
     """Every replica: the fingerprint, stopping record, steps and epochs of its run alone,
-    its log to ``LOG_RTOL``, its final weights to ``WEIGHTS_RTOL``; the rule fires in every
+    its log to ``LOG_RTOL`` (the validation AUC to ``VAL_AUC_ATOL``), its final weights to ``WEIGHTS_RTOL``; the rule fires in every
     replica, at two or more different epochs, after thousands of steps."""
     epochs = set()
     for feature_set, seed in RUNS:
@@ -83,6 +86,7 @@ def check_every_replica_equals_its_run_alone(pack, alone, backend: str, rule: st
             assert a.keys() == b.keys()
             for key, rtol in LOG_RTOL.items():
                 assert float(a[key]) == pytest.approx(float(b[key]), rel=rtol), (name, key)
+            assert abs(float(a["val_auc"]) - float(b["val_auc"])) <= VAL_AUC_ATOL, name
         for a, b in zip(saved_weights(pack / name), saved_weights(alone / name), strict=True):
             assert a.shape == b.shape
             assert np.max(np.abs(a - b)) <= WEIGHTS_RTOL * np.max(np.abs(b)), name

@@ -27,19 +27,44 @@ SETTINGS = {"width": 16, "max_epochs": 4, "momentum_saturation_epochs": 2,
             "train_monitor_rows": 1000, "threads": 2}
 
 
-def run_folders(out: Path) -> list[Path]:
-    return [Path(out) / f"shallow-{f}-seed1" for f in FEATURE_SETS]
+def run_folders(out: Path, seeds=(1,)) -> list[Path]:
+    """The runs of a pack, in the workflow's order (feature sets, then seeds)."""
+    return [Path(out) / f"shallow-{f}-seed{s}" for f in FEATURE_SETS for s in seeds]
 
 
-def train_pack_here(shards, out, settings: dict, deadline=None):
+def train_pack_here(shards, out, settings: dict, deadline=None, seeds=(1,), notify=None):
     from reproduce.datasets import get_dataset
     from reproduce.train.packed_training import train_pack
     from reproduce.train.settings import TrainingSettings
 
-    return train_pack(shards, run_folders(out), spec=get_dataset("HIGGS", {"source": "sample"}),
-                      model="shallow", feature_sets=FEATURE_SETS, seeds=[1] * 3,
+    return train_pack(shards, run_folders(out, seeds),
+                      spec=get_dataset("HIGGS", {"source": "sample"}), model="shallow",
+                      feature_sets=[f for f in FEATURE_SETS for _ in seeds],
+                      seeds=[s for _ in FEATURE_SETS for s in seeds],
                       settings=TrainingSettings.from_dict(settings),
-                      pack_state=Path(out) / "pack_state", verbose=0, deadline=deadline)
+                      pack_state=Path(out) / "pack_state", verbose=0, deadline=deadline,
+                      notify=notify)
+
+
+def train_alone(shards, folder, feature_set, seed, settings: dict) -> dict:
+    """The reference: the run trained by ``train_run``, the unpacked code path."""
+    from reproduce.datasets import get_dataset
+    from reproduce.train.settings import TrainingSettings
+    from reproduce.train.training import train_run
+
+    return train_run(shards, folder, spec=get_dataset("HIGGS", {"source": "sample"}),
+                     model="shallow", feature_set=feature_set, seed=seed,
+                     settings=TrainingSettings.from_dict(settings), verbose=0)
+
+
+def assert_same_run(ours: Path, theirs: Path, ours_metrics: dict, theirs_metrics: dict):
+    """Two trainings of one run agree to float rounding: steps, log, weights, test AUC."""
+    assert ours_metrics["steps"] == theirs_metrics["steps"]
+    assert abs(ours_metrics["test_auc"] - theirs_metrics["test_auc"]) < 1e-4
+    for a, b in zip(log_rows(ours), log_rows(theirs), strict=True):
+        assert float(a["val_loss"]) == pytest.approx(float(b["val_loss"]), rel=1e-4)
+    for a, b in zip(weights(ours / "model.keras"), weights(theirs / "model.keras"), strict=True):
+        assert np.allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 def train_pack_process(shards, out, **overrides):
@@ -238,6 +263,77 @@ def test_a_pack_past_its_deadline_continues_in_the_next_job(sample_shards, packe
         for a, b in zip(weights(ours / "model.keras"), weights(theirs / "model.keras")):
             assert np.array_equal(a, b)
     assert [m["test_auc"] for m in metrics] == [m["test_auc"] for m in packed_runs[1]]
+
+
+def test_a_seed_added_to_a_finished_pack_trains_as_a_pack_of_its_own(sample_shards,
+                                                                     packed_runs, tmp_path):
+    """Seeds [1] trained as a pack, then seeds [1, 2] (the workflow's pack of the network
+    grows): the seed-1 runs are not trained again (their logs, weights and AUCs as they
+    were), the seed-2 runs train as a pack of their own, each equal to its run trained
+    alone. (Before, the job stopped: "not all ... at one epoch".)"""
+    import shutil
+
+    shutil.copytree(packed_runs[0], tmp_path / "grown")
+    before = {f.name: log_rows(f) for f in run_folders(tmp_path / "grown")}
+    metrics = train_pack_here(sample_shards, tmp_path / "grown", SETTINGS, seeds=(1, 2))
+    folders = run_folders(tmp_path / "grown", (1, 2))
+    first = [m for m, f in zip(metrics, folders) if f.name.endswith("seed1")]
+    assert [m["test_auc"] for m in first] == [m["test_auc"] for m in packed_runs[1]]
+    for folder in run_folders(tmp_path / "grown"):
+        assert log_rows(folder) == before[folder.name]
+        for a, b in zip(weights(folder / "model.keras"),
+                        weights(packed_runs[0] / folder.name / "model.keras")):
+            assert np.array_equal(a, b)
+    seed2 = [f.name for f in folders if f.name.endswith("seed2")]
+    for folder, ours, feature_set in zip(folders, metrics, [f for f in FEATURE_SETS
+                                                            for _ in (1, 2)]):
+        if folder.name.endswith("seed2"):
+            assert ours["pack"]["runs"] == seed2
+            alone = train_alone(sample_shards, tmp_path / "alone" / folder.name, feature_set,
+                                2, SETTINGS)
+            assert_same_run(folder, tmp_path / "alone" / folder.name, ours, alone)
+
+
+def test_runs_at_different_epochs_continue_as_packs(sample_shards, packed_runs, tmp_path):
+    """Runs saved at different epochs (low trained alone for 2 epochs, high and complete
+    for all 4): the job continues low alone to 4 epochs, equal to the pack's low run, and
+    evaluates high and complete again without training them (their logs and weights kept
+    bit for bit)."""
+    runs = run_folders(tmp_path)
+    train_alone(sample_shards, runs[0], "low", 1, SETTINGS | {"max_epochs": 2})
+    for folder, feature_set in zip(runs[1:], FEATURE_SETS[1:]):
+        train_alone(sample_shards, folder, feature_set, 1, SETTINGS)
+    saved = {f.name: (log_rows(f), weights(f / "model.keras")) for f in runs[1:]}
+    metrics = train_pack_here(sample_shards, tmp_path, SETTINGS)
+    reference = run_folders(packed_runs[0])
+    assert_same_run(runs[0], reference[0], metrics[0], packed_runs[1][0])
+    assert metrics[0]["pack"]["runs"] == [runs[0].name]
+    for folder in runs[1:]:
+        rows, trained = saved[folder.name]
+        assert log_rows(folder) == rows
+        for a, b in zip(weights(folder / "model.keras"), trained, strict=True):
+            assert np.array_equal(a, b)
+
+
+def test_a_pack_that_starts_afresh_sets_the_old_states_aside(sample_shards, packed_runs,
+                                                            tmp_path):
+    """Another learning rate: every run of the pack starts afresh, and each run's trained
+    state is moved to state.superseded-<time>-learning_rate/ (never deleted), the terminal
+    told so, as an unpacked run does."""
+    import shutil
+
+    shutil.copytree(packed_runs[0], tmp_path / "runs")
+    lines = []
+    train_pack_here(sample_shards, tmp_path / "runs", SETTINGS | {"learning_rate": 0.01},
+                    notify=lines.append)
+    for folder in run_folders(tmp_path / "runs"):
+        kept = list(folder.glob("state.superseded-*-learning_rate"))
+        assert len(kept) == 1, list(folder.iterdir())
+        for a, b in zip(weights(kept[0] / "model.keras"),
+                        weights(packed_runs[0] / folder.name / "state" / "model.keras")):
+            assert np.array_equal(a, b)
+        assert any(line.startswith(f"{folder.name}: starting this run afresh") and
+                   str(kept[0]) in line for line in lines), lines
 
 
 @pytest.mark.slow

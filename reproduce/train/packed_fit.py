@@ -2,9 +2,15 @@
 
 ``PackFit`` is the part of ``reproduce.train.packed_training.train_pack`` that owns the
 pack's saved state and the runs' progress files. It restores, in this order: the pack's own
-state (``pack_state``, when its fingerprint is the list of its runs' fingerprints); the
-runs' own ``state`` folders (runs trained unpacked so far, all at one epoch); else a fresh
-pack of each run's freshly seeded network.
+state (``pack_state``, when its fingerprint is the list of its runs' fingerprints); else the
+runs' own ``state`` folders (runs trained unpacked or in another pack so far), each as its
+unpacked run would decide (``member_start``: resumed, or started afresh with the old state
+set aside, never deleted). The runs that go on training must then be at one epoch; runs whose
+training has ended may be at any epoch, and stay frozen.
+
+``pack_groups`` splits the runs of one job into such packs: the runs of the pack's saved
+state first, then the others by the epoch they resume at (a seed added to finished runs is a
+pack of its own), and the runs whose training ended.
 """
 
 from __future__ import annotations
@@ -56,6 +62,56 @@ def new_pack(model: str, replica_columns, seeds, n_features: int, settings, *, o
                          scale=scale)
 
 
+def member_start(member, state, settings) -> tuple[str, str, int, bool]:
+    """How run ``member`` of a pack starts from its own saved ``state`` (None: none), as its
+    unpacked run decides (``resume.resume_plan``): (action, reason, its completed epochs,
+    whether its training has ended: recorded as ended under the same settings, at the cap,
+    beyond it ("serve") or by its stopping rule replayed over its log)."""
+    from reproduce.train.resume import resume_plan
+
+    if state is None:
+        return "afresh", f"{member.name} has no saved state", 0, False
+    done = state["epochs_completed"]
+    losses = [float(row["val_loss"]) for row in read_log(member.files.live_log).rows[:done]]
+    rule = stopping_rules(settings)[settings.stopping]
+    action, reason = resume_plan(state, member.fingerprint, losses, rule, settings)
+    if action == "afresh":
+        return action, reason, 0, False
+    same = not fingerprint_differences(state.get("fingerprint"), member.fingerprint)
+    ended = (action == "serve" or done >= settings.max_epochs
+             or (same and state.get("training_ended") is not None)
+             or rule.replay(losses) is not None)
+    return action, reason, done, ended
+
+
+def pack_groups(members, settings, pack_state) -> list[list[int]]:
+    """The packs in which to train ``members`` (one job's runs), as lists of their indices,
+    in order: the runs of the pack's saved state (``pack_state``) when it is of some of
+    them, in its order; then the others by the epoch they continue at (``member_start``;
+    runs starting afresh at 0); last the runs whose training has ended. One pack (all the
+    runs) unless runs were added to, or trained apart from, the others."""
+    from reproduce.train.callbacks import TrainingStateCheckpoint
+
+    groups, rest = [], list(range(len(members)))
+    saved = (TrainingStateCheckpoint(pack_state).load() or {}).get("fingerprint") or {}
+    index = {m.name: i for i, m in enumerate(members)}
+    runs, fingerprints = saved.get("runs") or [], saved.get("fingerprints") or []
+    if runs and len(runs) == len(fingerprints) and all(
+            name in index and members[index[name]].fingerprint == fingerprint
+            for name, fingerprint in zip(runs, fingerprints)):
+        groups.append([index[name] for name in runs])
+        rest = [i for i in rest if i not in groups[0]]
+    by_epoch, ended = {}, []
+    for i in rest:
+        _, _, done, over = member_start(members[i], members[i].trainer.saved_state.load(),
+                                        settings)
+        if over:
+            ended.append(i)
+        else:
+            by_epoch.setdefault(done, []).append(i)
+    return groups + [by_epoch[done] for done in sorted(by_epoch)] + ([ended] if ended else [])
+
+
 class PackFit:
     """Train the members (``packed_training.PackMember``) of one pack.
 
@@ -104,7 +160,8 @@ class PackFit:
             member.trainer._copy_progress()
             member.trainer.saved_state.record(training_ended={
                 "by": outcome["stopped_by"][r], "epochs": len(read_log(member.files.log))})
-        self.state.record(training_ended=True)
+        if self.state.load() is not None:  # none where no epoch was trained here
+            self.state.record(training_ended=True)
         return packed, outcome
 
     def _stopped_by(self, r: int) -> str:
@@ -136,14 +193,12 @@ class PackFit:
                 self._replay(member, previous["stopped_after"][r] or done)
             log.info("resuming the pack after epoch %d (step %d)", done, _steps(packed))
             return packed, done, float(saved.get("wall_time", 0.0)), saved, previous
-        if saved is not None:
-            log.warning("the pack's saved state is of other runs or settings: not used")
+        if saved is not None:  # a copy: every run's own state holds its replica
+            log.info("the pack's saved state is of other runs or settings: not used")
             self.state.discard()
         resumed = self._from_runs()
         if resumed is not None:
             return resumed
-        for member in self.members:
-            member.trainer._start_afresh(None)
         return self._new_pack(), 0, 0.0, None, None
 
     def _pack(self, nets):
@@ -157,51 +212,40 @@ class PackFit:
                         self.settings, offset=self.data.offset, scale=self.data.scale)
 
     def _from_runs(self):
-        """The runs' own saved states packed (runs trained unpacked so far), or None."""
+        """The runs' own saved states packed, or None where every run starts afresh (an
+        old state set aside, as its unpacked run sets it aside)."""
         from reproduce.train.packed import pack_optimizer_state
 
         states = [m.trainer.saved_state.load() for m in self.members]
-        if all(state is None for state in states):
+        starts = [member_start(m, state, self.settings)
+                  for m, state in zip(self.members, states)]
+        for member, state, (action, reason, _, _) in zip(self.members, states, starts):
+            if action == "afresh":
+                member.trainer._start_afresh(reason if state is not None else None, state)
+        if all(action == "afresh" for action, *_ in starts):
             return None
-        epochs = {state and state["epochs_completed"] for state in states}
-        plans = [self._resume_plan(m, state) for m, state in zip(self.members, states)]
-        if all(action == "afresh" for action, _ in plans):
-            log.warning("starting the pack afresh: %s", plans[0][1])
-            return None
-        if len(epochs) != 1 or any(action == "afresh" for action, _ in plans):
-            folders = ", ".join(str(m.files.state) for m in self.members)
-            raise ValueError(
-                f"compute.pack: the runs' saved states ({folders}) are not all of these "
-                f"settings at one epoch (epochs {sorted(epochs, key=str)}; "
-                f"{'; '.join(reason for _, reason in plans)}), so they cannot continue as "
-                f"one pack: continue them with compute.pack: none")
-        done = epochs.pop()
+        going_on = {done for action, _, done, ended in starts if not ended}
+        if any(action == "afresh" for action, *_ in starts) or len(going_on) > 1:
+            raise ValueError(  # pack_groups never makes such a pack
+                f"compute.pack: the runs {', '.join(m.name for m in self.members)} do not "
+                f"continue at one epoch ({'; '.join(reason for _, reason, _, _ in starts)})")
         nets = [m.trainer.saved_state.restore(state, self.steps_per_epoch)
                 for m, state in zip(self.members, states)]
         packed = self._pack(nets)
-        pack_optimizer_state(packed, nets)
-        stopping = self.settings.stopping
-        for member in self.members:
+        pack_optimizer_state(packed, nets, common=[not ended for *_, ended in starts])
+        previous = {"stopped_after": [], "steps": []}
+        for member, net, (action, reason, done, ended) in zip(self.members, nets, starts):
             self._replay(member, done)
-        frozen = [m.trainer.rules[stopping].stopped_epoch is not None for m in self.members]
-        packed.optimizer.active = [0.0 if f else 1.0 for f in frozen]
-        previous = {"stopped_after": [done if f else None for f in frozen],
-                    "steps": [_steps(packed) if f else None for f in frozen]}
-        log.info("continuing %d runs trained unpacked as one pack after epoch %d",
+            if action == "serve":
+                member.trainer._serve_beyond_cap(done, reason)
+            previous["stopped_after"].append(done if ended else None)
+            previous["steps"].append(_steps(net) if ended else None)
+        packed.optimizer.active = [0.0 if ended else 1.0 for *_, ended in starts]
+        done = going_on.pop() if going_on else max(done for _, _, done, _ in starts)
+        log.info("continuing %d runs saved by their own states as one pack after epoch %d",
                  len(nets), done)
         wall = max(float(state.get("wall_time", 0.0)) for state in states)
         return packed, done, wall, states[0], previous
-
-    def _resume_plan(self, member, state) -> tuple[str, str]:
-        """``resume.resume_plan`` of one run's saved state, as its unpacked run decides."""
-        from reproduce.train.resume import resume_plan
-
-        if state is None:
-            return "afresh", f"{member.name} has no saved state"
-        rows = read_log(member.files.live_log).rows[:state["epochs_completed"]]
-        losses = [float(row["val_loss"]) for row in rows]
-        rule = stopping_rules(self.settings)[self.settings.stopping]
-        return resume_plan(state, member.fingerprint, losses, rule, self.settings)
 
     def _run_callbacks(self, r: int, order, wall_time) -> list:
         """Run r's own callbacks, in an unpacked run's order (``run_callbacks``)."""

@@ -16,7 +16,9 @@ killed pack resumes from the pack's state, bit-identical on the CPU to a pack ne
 interrupted. Packing does not enter a run's fingerprint: a pack changes a run's numbers only
 at float rounding (the batched products and the folded weight penalty add in another order;
 tests/test_packed.py), so a run trained packed is continued unpacked from its ``state``, and
-runs trained unpacked (all at the same epoch) are continued as a pack from theirs.
+runs trained unpacked are continued as a pack from theirs. Runs that continue at different
+epochs (seeds added to a finished pack, runs trained apart) train as several packs in the
+job, one after another (``packed_fit.pack_groups``): each pack's runs share one epoch.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from reproduce.data.tfrecords import load_manifest, standardization_constants
 from reproduce.datasets import DatasetSpec
 from reproduce.layout import RunFiles, TFRecordFiles
 from reproduce.run_log import read_log
-from reproduce.train.packed_fit import PackFit
+from reproduce.train.packed_fit import PackFit, pack_groups
 from reproduce.train.resume import run_fingerprint
 from reproduce.train.run_record import metrics_record
 from reproduce.train.settings import EVALUATED_WEIGHTS, TrainingSettings, check_choice
@@ -104,7 +106,7 @@ def load_pack_data(tfrecords: TFRecordFiles, settings: TrainingSettings) -> Pack
 
 
 def _members(data: PackData, runs, *, spec, model, feature_sets, seeds, settings,
-             verbose) -> list[PackMember]:
+             verbose, notify=None) -> list[PackMember]:
     members = []
     for files, feature_set, seed in zip(runs, feature_sets, seeds, strict=True):
         columns = spec.feature_indices(feature_set)
@@ -114,14 +116,16 @@ def _members(data: PackData, runs, *, spec, model, feature_sets, seeds, settings
         x_test, y_test = data.splits["test"]
         splits = {"train": data.splits["train"],
                   "test": (np.ascontiguousarray(x_test[:, columns]), y_test)}
-        trainer = _Trainer(files, splits, settings, fingerprint, verbose)
+        name = Path(files.metrics).parent.name
+        trainer = _Trainer(files, splits, settings, fingerprint, verbose, notify=None if (
+            notify is None) else (lambda message, name=name: notify(f"{name}: {message}")))
         members.append(PackMember(files, feature_set, int(seed), columns, fingerprint, trainer))
     return members
 
 
 def train_pack(tfrecords, runs, *, spec: DatasetSpec, model: str, feature_sets, seeds,
                settings: TrainingSettings, pack_state, evaluated_weights: str = "final",
-               verbose: int = 2, deadline: float | None = None) -> list[dict]:
+               verbose: int = 2, deadline: float | None = None, notify=None) -> list[dict]:
     """Train the runs of one (data set, network) as one pack and evaluate each.
 
     Args:
@@ -136,6 +140,8 @@ def train_pack(tfrecords, runs, *, spec: DatasetSpec, model: str, feature_sets, 
         verbose: Keras fit verbosity.
         deadline: the ``time.monotonic()`` by which this job's training must end, as
             ``train_run``'s (None: none).
+        notify: function writing one line for the user's terminal (a run's saved state
+            set aside, as ``train_run``'s), or None.
 
     Returns:
         Each run's metrics dict, as written to its ``metrics.json``.
@@ -155,14 +161,24 @@ def train_pack(tfrecords, runs, *, spec: DatasetSpec, model: str, feature_sets, 
         files.append(run_files)
     data = load_pack_data(tfrecords, settings)
     members = _members(data, files, spec=spec, model=model, feature_sets=feature_sets,
-                       seeds=seeds, settings=settings, verbose=verbose)
-    fit = PackFit(members, data, settings, Path(pack_state), model, verbose, deadline)
-    packed, outcome = fit.train()
-    names = [m.name for m in members]
-    return [_finish_run(packed, r, m, outcome, data, spec=spec, model=model,
-                        settings=settings, evaluated_weights=evaluated_weights,
-                        tfrecords=tfrecords, names=names, block_size=fit.block_size)
-            for r, m in enumerate(members)]
+                       seeds=seeds, settings=settings, verbose=verbose, notify=notify)
+    groups = pack_groups(members, settings, Path(pack_state))
+    if len(groups) > 1:
+        log.info("the runs continue at different epochs: %d packs, one after another (%s)",
+                 len(groups), "; ".join(", ".join(members[i].name for i in group)
+                                        for group in groups))
+    metrics = [None] * len(members)
+    for group in groups:
+        fit = PackFit([members[i] for i in group], data, settings, Path(pack_state), model,
+                      verbose, deadline)
+        packed, outcome = fit.train()
+        names = [members[i].name for i in group]
+        for r, i in enumerate(group):
+            metrics[i] = _finish_run(packed, r, members[i], outcome, data, spec=spec,
+                                     model=model, settings=settings,
+                                     evaluated_weights=evaluated_weights, tfrecords=tfrecords,
+                                     names=names, block_size=fit.block_size)
+    return metrics
 
 
 def _finish_run(packed, r: int, member: PackMember, outcome: dict, data: PackData, *, spec,

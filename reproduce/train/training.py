@@ -19,6 +19,7 @@ import dataclasses
 import json
 import logging
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -397,7 +398,12 @@ class _Trainer:
         tmp.replace(final_path)
         batch = self.settings.validation_batch_size
         scores = {"final": net.predict(x_test, batch_size=batch, verbose=0).ravel()}
-        net.load_weights(self.files.best)
+        with warnings.catch_warnings():
+            # a run whose best weights were kept unpacked and which ended in a pack: their
+            # optimizer variables differ (a learning-rate variable), and only the network's
+            # weights score the test rows
+            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+            net.load_weights(self.files.best)
         scores["best_validation"] = net.predict(x_test, batch_size=batch, verbose=0).ravel()
         _check_finite(scores, self.files.model.parent)
         savez_atomic(self.files.scores, labels=y_test.astype(np.int8),

@@ -44,6 +44,7 @@ with training_job(device=params.device, gpus=params.gpus, gpu_lock_dir=params.gp
         pack_state=params.pack_state,
         evaluated_weights=params.evaluated_weights,
         deadline=job_deadline(params.max_job_minutes, STARTED),
+        notify=notify,
     )
 aucs = ", ".join(f"{m['test_auc']:.4f}" for m in metrics)
 notify(f"{len(runs)} runs trained, test AUCs {aucs}")

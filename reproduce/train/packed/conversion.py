@@ -151,13 +151,23 @@ def copy_replica_optimizer_state(packed: PackedNetwork, r: int, net: keras.Model
             velocity[cols] if i == 0 else velocity)
 
 
-def pack_optimizer_state(packed: PackedNetwork, models) -> None:
+def pack_optimizer_state(packed: PackedNetwork, models, common=None) -> None:
     """Give the compiled pack the optimizer state of ``models`` (those ``pack`` packed):
-    their common step counter and momentum, each one's velocities in its replica."""
+    their common step counter and momentum, each one's velocities in its replica.
+
+    ``common``: one flag per model, True for the models whose step counter and momentum
+    the pack takes (they must agree: the replicas that will train); the others (replicas
+    that stay frozen, whose training ended at another step) give only their velocities.
+    None: all of them. With none flagged, the pack takes the largest step counter.
+    """
     source = [_built_optimizer(m) for m in models]
     target = _built_optimizer(packed)
-    steps = {int(ops.convert_to_numpy(o.iterations)) for o in source}
-    momenta = {o.momentum for o in source}
+    common = [True] * len(source) if common is None else list(common)
+    if not any(common):  # every replica frozen: the counter only has to be one of theirs
+        common = [int(ops.convert_to_numpy(o.iterations)) == max(
+            int(ops.convert_to_numpy(p.iterations)) for p in source) for o in source]
+    steps = {int(ops.convert_to_numpy(o.iterations)) for o, c in zip(source, common) if c}
+    momenta = {o.momentum for o, c in zip(source, common) if c}
     if len(steps) != 1 or len(momenta) != 1:
         raise ValueError(f"pack_optimizer_state: the models are at steps {sorted(steps)} "
                          f"with momenta {sorted(momenta)}; a pack needs one of each")
