@@ -64,23 +64,22 @@ def new_pack(model: str, replica_columns, seeds, n_features: int, settings, *, o
 
 def member_start(member, state, settings) -> tuple[str, str, int, bool]:
     """How run ``member`` of a pack starts from its own saved ``state`` (None: none), as its
-    unpacked run decides (``resume.resume_plan``): (action, reason, its completed epochs,
-    whether its training has ended: recorded as ended under the same settings, at the cap,
-    beyond it ("serve") or by its stopping rule replayed over its log)."""
+    unpacked run decides: (action, reason, its completed epochs, whether its training has
+    ended). The action is ``resume.resume_plan``'s; the run has ended beyond the cap
+    ("serve") or where its unpacked run finds it ended (``training._Trainer._ended_before``:
+    recorded so, at the cap, or by its stopping rule replayed over its log)."""
     from reproduce.train.resume import resume_plan
 
     if state is None:
         return "afresh", f"{member.name} has no saved state", 0, False
     done = state["epochs_completed"]
     losses = [float(row["val_loss"]) for row in read_log(member.files.live_log).rows[:done]]
-    rule = stopping_rules(settings)[settings.stopping]
-    action, reason = resume_plan(state, member.fingerprint, losses, rule, settings)
-    if action == "afresh":
+    action, reason = resume_plan(state, member.fingerprint, losses,
+                                 stopping_rules(settings)[settings.stopping], settings)
+    if action == "afresh":  # the run's own rules stay unreplayed: it starts afresh
         return action, reason, 0, False
-    same = not fingerprint_differences(state.get("fingerprint"), member.fingerprint)
-    ended = (action == "serve" or done >= settings.max_epochs
-             or (same and state.get("training_ended") is not None)
-             or rule.replay(losses) is not None)
+    member.trainer.rules[settings.stopping].replay(losses)  # as _from_runs replays them
+    ended = action == "serve" or member.trainer._ended_before(done, state) is not None
     return action, reason, done, ended
 
 

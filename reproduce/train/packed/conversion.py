@@ -162,11 +162,11 @@ def pack_optimizer_state(packed: PackedNetwork, models, common=None) -> None:
     """
     source = [_built_optimizer(m) for m in models]
     target = _built_optimizer(packed)
+    counters = [int(ops.convert_to_numpy(o.iterations)) for o in source]
     common = [True] * len(source) if common is None else list(common)
     if not any(common):  # every replica frozen: the counter only has to be one of theirs
-        common = [int(ops.convert_to_numpy(o.iterations)) == max(
-            int(ops.convert_to_numpy(p.iterations)) for p in source) for o in source]
-    steps = {int(ops.convert_to_numpy(o.iterations)) for o, c in zip(source, common) if c}
+        common = [n == max(counters) for n in counters]
+    steps = {n for n, c in zip(counters, common) if c}
     momenta = {o.momentum for o, c in zip(source, common) if c}
     if len(steps) != 1 or len(momenta) != 1:
         raise ValueError(f"pack_optimizer_state: the models are at steps {sorted(steps)} "
