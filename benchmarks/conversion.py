@@ -85,7 +85,7 @@ def reader_rows_per_second(shards: Path) -> dict:
     """Rows/s of both readers, consumed inside the graph (as Keras's compiled loop does)."""
     import tensorflow as tf
 
-    from reproduce.data.tfrecords import read_split, shuffled_batches
+    from reproduce.data.tf_reader import read_split, shuffled_batches
     from reproduce.train.block_steps import epoch_blocks
 
     def consume(ds):

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reproduce.data.records import CorruptShardError, crc32c_rows, read_shard, read_split
+from reproduce.data.crc32c import crc32c_rows
+from reproduce.data.records import CorruptShardError, read_shard, read_split
 
 from conftest import REPO
 
@@ -105,7 +106,7 @@ def test_crc32c_matches_the_bitwise_definition_and_the_check_value():
 
 
 def test_reader_equals_tensorflows_on_every_split(sample_shards):
-    from reproduce.data.tfrecords import read_split as tf_read_split
+    from reproduce.data.tf_reader import read_split as tf_read_split
 
     for split in ("train", "valid", "test"):
         expected, got = tf_read_split(sample_shards, split), read_split(sample_shards, split)
@@ -255,7 +256,7 @@ def test_float32_learning_rate_does_not_drift(tmp_path):
         warnings.simplefilter("ignore")
         import keras
         from reproduce.train.schedules_jax import SplitExponentialStepDecay
-        from reproduce.train.schedules import ExponentialStepDecay
+        from reproduce.train.step_decay import ExponentialStepDecay
         out = {{}}
         for f in {factors}:
             split, f64 = SplitExponentialStepDecay(0.05, f, 1e-30), ExponentialStepDecay(0.05, f, 1e-30)

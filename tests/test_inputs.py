@@ -64,7 +64,7 @@ def test_disk_full_during_the_conversion_leaves_no_shard(tmp_path):
 
 
 class FullDiskWriter:
-    """A TFRecordWriter on a disk that fills after ``free`` bytes (over all its files): a
+    """A shard's file on a disk that fills after ``free`` bytes (over all its files): a
     real file, whose ``write`` then raises ENOSPC, and whose ``close`` raises it again (the
     data it holds cannot be flushed), as a buffered writer on a full disk does."""
 
@@ -92,12 +92,11 @@ class FullDiskWriter:
 
 def test_disk_full_with_a_writer_whose_close_fails_again(tmp_path, monkeypatch):
     """The cleanup's own close() raises: the shards written so far still go."""
-    import tensorflow as tf
-
+    from reproduce.data import tfrecords
     from reproduce.data.tfrecords import write_tfrecord_shards
     from reproduce.datasets import get_dataset
 
-    monkeypatch.setattr(tf.io, "TFRecordWriter", FullDiskWriter)
+    monkeypatch.setattr(tfrecords, "open_shard", FullDiskWriter)
     monkeypatch.setattr(FullDiskWriter, "free", 400_000)  # the 4th of 11 shards fills it
     out = tmp_path / "out"
     with pytest.raises(OSError, match="No space left"):

@@ -3,7 +3,8 @@ from decimal import Decimal, getcontext
 import numpy as np
 import pytest
 
-from reproduce.train.schedules import ExponentialStepDecay, learning_rate_at, momentum_at
+from reproduce.train.schedules import learning_rate_at, momentum_at
+from reproduce.train.step_decay import ExponentialStepDecay
 
 getcontext().prec = 40
 

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from reproduce.datasets import get_dataset
-from reproduce.data.tfrecords import (InputFormatError, load_manifest, read_split,
-                                 shuffled_batches, standardization_constants,
-                                 write_tfrecord_shards)
+from reproduce.data.tf_reader import read_split, shuffled_batches
+from reproduce.data.tfrecords import (InputFormatError, frame_records, load_manifest,
+                                      standardization_constants, write_tfrecord_shards)
 
 from conftest import SAMPLE
 
@@ -126,3 +126,44 @@ def test_empty_and_short_files(tmp_path):
     with pytest.raises(InputFormatError, match="expected 20 rows, found 18"):
         write_tfrecord_shards(short, tmp_path / "out", small_spec())
     assert not list((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("length", [0, 1, 3, 15, 16, 17, 118_784])
+def test_records_are_framed_as_tensorflows_writer_frames_them(tmp_path, length):
+    """The conversion writes TFRecord framing itself (no TensorFlow): byte for byte what
+    ``tf.io.TFRecordWriter`` writes for the same records, whatever their length."""
+    import tensorflow as tf
+
+    records = np.random.default_rng(length).integers(0, 256, (3, length), dtype=np.uint8)
+    with tf.io.TFRecordWriter(str(tmp_path / "tf.tfrecord")) as writer:
+        for record in records:
+            writer.write(record.tobytes())
+    assert frame_records(records).tobytes() == (tmp_path / "tf.tfrecord").read_bytes()
+
+
+
+def test_only_training_on_tensorflow_imports_it(tmp_path, sample_shards):
+    """The conversion, the BDT, the figures' readers and the report run in a process where
+    TensorFlow cannot be imported (and never import Keras): their jobs do not pay its
+    start-up. The shards written there are the ones written here, byte for byte."""
+    from test_backend_jax import run_python
+
+    result = run_python(f"""
+        import json, sys
+        import reproduce.report.feature_distributions, reproduce.report.mass_after_cut
+        import reproduce.report.report, reproduce.train.settings
+        from reproduce.data.tfrecords import write_tfrecord_shards
+        from reproduce.datasets import get_dataset
+        from reproduce.train.bdt import train_bdt
+        spec = get_dataset("HIGGS", {{"source": "sample"}})
+        write_tfrecord_shards({str(SAMPLE)!r}, "shards", spec, rows_per_shard=4000,
+                              rows_per_record=256)
+        metrics = train_bdt("shards", scores_path="scores.npz", metrics_path="metrics.json",
+                            spec=spec, feature_set="high", seed=1, max_iter=20)
+        print(json.dumps({{"test_auc": metrics["test_auc"],
+                          "imported": sorted({{"tensorflow", "keras"}} & set(sys.modules))}}))
+    """, tmp_path, backend=None, without_tensorflow=True)
+    assert result["imported"] == []
+    assert 0.6 < result["test_auc"] < 1
+    ours, theirs = load_manifest(tmp_path / "shards"), load_manifest(sample_shards)
+    assert ours == theirs  # every shard's sha256 and row count

@@ -1,4 +1,4 @@
-"""CSV.gz to TFRecord shards, per-feature statistics, and the tf.data reader.
+"""CSV.gz to TFRecord shards, per-feature statistics, and the shards' manifest.
 
 Format (``FORMAT_VERSION`` 1): each split is a set of shards
 ``<split>-<i>-of-<n>.tfrecord``; every TFRecord record is one raw little-endian float32 block
@@ -8,6 +8,10 @@ conversion finished) lists the columns, the rows of every shard and its sha256, 
 split the ``rows_sha256``: the sha256 of the split's rows as float32 little-endian, in order,
 whatever the sharding (what a training's fingerprint holds of the data);
 ``statistics.json`` holds the training split's per-feature mean, std, min and max.
+
+Nothing here needs TensorFlow: the records are framed as ``tf.io.TFRecordWriter`` frames them
+(``frame_records``). The shards are read by ``reproduce.data.records`` (numpy, every CRC and
+sha256 checked) and by ``reproduce.data.tf_reader`` (tf.data, for training on TensorFlow).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from reproduce.atomic_files import sha256_of, write_json_atomic
+from reproduce.data.crc32c import masked_crc32c
 from reproduce.datasets import DatasetSpec
 from reproduce.layout import TFRecordFiles
 
@@ -166,14 +171,34 @@ class _RunningStats:
         }
 
 
+def open_shard(path: Path):
+    """A new shard's file, open for writing bytes."""
+    return open(path, "wb")  # noqa: SIM115 (the writer closes it)
+
+
+def frame_records(records: np.ndarray) -> np.ndarray:
+    """TFRecord framing of each row of a uint8 ``[n, length]`` array: ``[n, 16 + length]``
+    bytes, each row one record (``reproduce.data.crc32c`` describes the layout), byte for
+    byte as ``tf.io.TFRecordWriter`` writes it:
+
+    >>> frame_records(np.frombuffer(b"abc", np.uint8)[None]).tobytes().hex()
+    '0300000000000000b099490e6162636e57f121'
+    """
+    n, length = records.shape
+    size = np.frombuffer(np.uint64(length).astype("<u8").tobytes(), np.uint8)
+    framed = np.empty((n, 16 + length), np.uint8)
+    framed[:, :8] = size
+    framed[:, 8:12] = masked_crc32c(size[None]).astype("<u4").view(np.uint8)
+    framed[:, 12:12 + length] = records
+    framed[:, 12 + length:] = masked_crc32c(records).astype("<u4").view(np.uint8).reshape(n, 4)
+    return framed
+
+
 class _ShardWriter:
     """Writes one split's rows into fixed-size shards of fixed-size raw float32 records."""
 
     def __init__(self, out_dir: Path, split: str, total_rows: int, rows_per_shard: int,
                  rows_per_record: int, n_columns: int):
-        import tensorflow as tf
-
-        self._tf = tf
         self.out_dir, self.split = out_dir, split
         self.rows_per_shard, self.rows_per_record = rows_per_shard, rows_per_record
         self.n_shards = max(1, math.ceil(total_rows / rows_per_shard))
@@ -190,18 +215,23 @@ class _ShardWriter:
     def _open_next(self):
         name = f"{self.split}-{len(self.shards):05d}-of-{self.n_shards:05d}.tfrecord"
         self.shards.append({"file": name, "rows": 0})
-        self._writer = self._tf.io.TFRecordWriter(str(self.out_dir / name))
+        self._writer = open_shard(self.out_dir / name)
         self._rows_in_shard = 0
 
-    def _write_record(self, block: np.ndarray):
-        if self._writer is None:
-            self._open_next()
-        self._writer.write(np.ascontiguousarray(block, dtype="<f4").tobytes())
-        self._rows_in_shard += len(block)
-        self.shards[-1]["rows"] += len(block)
-        if self._rows_in_shard >= self.rows_per_shard:
-            self._writer.close()
-            self._writer = None
+    def _write_records(self, rows: np.ndarray, rows_per_record: int):
+        """``rows`` as records of ``rows_per_record`` rows each (its length a multiple), their
+        CRCs computed together; a shard is closed once it holds ``rows_per_shard`` rows."""
+        framed = frame_records(np.ascontiguousarray(rows, dtype="<f4").reshape(
+            -1, rows_per_record * self.n_columns).view(np.uint8))
+        for record in framed:
+            if self._writer is None:
+                self._open_next()
+            self._writer.write(record.data)
+            self._rows_in_shard += rows_per_record
+            self.shards[-1]["rows"] += rows_per_record
+            if self._rows_in_shard >= self.rows_per_shard:
+                self._writer.close()
+                self._writer = None
 
     def add(self, block: np.ndarray):
         self.rows += len(block)
@@ -212,15 +242,14 @@ class _ShardWriter:
         if self._pending_rows >= self.rows_per_record:
             rows = np.concatenate(self._pending)
             full = len(rows) - len(rows) % self.rows_per_record
-            for start in range(0, full, self.rows_per_record):
-                self._write_record(rows[start:start + self.rows_per_record])
+            self._write_records(rows[:full], self.rows_per_record)
             rest = rows[full:]
             self._pending = [rest] if len(rest) else []
             self._pending_rows = len(rest)
 
     def close(self):
         if self._pending_rows:
-            self._write_record(np.concatenate(self._pending))
+            self._write_records(np.concatenate(self._pending), self._pending_rows)
             self._pending, self._pending_rows = [], 0
         if self._writer is not None:
             self._writer.close()
@@ -403,61 +432,6 @@ def load_manifest(manifest) -> dict:
         raise ValueError(f"{path}: format_version {manifest.get('format_version')}, "
                          f"this code reads {FORMAT_VERSION}")
     return manifest
-
-
-def split_dataset(manifest, split: str):
-    """A tf.data.Dataset of the split's raw blocks, each a float32 tensor [rows, columns].
-
-    ``manifest``: the manifest's path (or folder); its shards lie beside it."""
-    import tensorflow as tf
-
-    folder = manifest_path(manifest).parent
-    manifest = load_manifest(manifest)
-    n_columns = len(manifest["columns"])
-    files = [str(folder / s["file"]) for s in manifest["splits"][split]["shards"]]
-    ds = tf.data.TFRecordDataset(files, buffer_size=1 << 22)  # file order: deterministic
-    return ds.map(lambda raw: tf.reshape(tf.io.decode_raw(raw, tf.float32), [-1, n_columns]),
-                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-
-
-def read_split(manifest, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """All rows of a split in file order: ``(features float32 [n, F], labels float32 [n])``.
-
-    ``manifest``: the manifest's path (or folder)."""
-    blocks = [b.numpy() for b in split_dataset(manifest, split)]
-    data = np.concatenate(blocks) if blocks else np.empty((0, 0), np.float32)
-    return np.ascontiguousarray(data[:, 1:]), np.ascontiguousarray(data[:, 0])
-
-
-def shuffled_batches(tfrecord_dir, split: str, batch_size: int = 100, seed: int = 0,
-                     shuffle_blocks: int = 64, window_blocks: int = 16):
-    """Shuffled ``(features, labels)`` batches streamed from the shards (no full load).
-
-    Blocks are shuffled in a buffer of ``shuffle_blocks``; then ``window_blocks`` blocks at a
-    time are concatenated, their rows permuted with one vectorized gather, and cut into
-    batches. tf.data handles one element per batch, never one per row, which is what makes
-    this fast. For the exact per-epoch permutation used in training see
-    ``reproduce.train.training.epoch_blocks``.
-    """
-    import tensorflow as tf
-
-    n_columns = len(load_manifest(tfrecord_dir)["columns"])
-
-    def to_batches(window):
-        rows = (window.merge_dims(0, 1) if isinstance(window, tf.RaggedTensor)
-                else tf.reshape(window, [-1, n_columns]))
-        rows = tf.gather(rows, tf.random.shuffle(tf.range(tf.shape(rows)[0]), seed=seed))
-        n = tf.shape(rows)[0]
-        full = n - n % batch_size
-        batches = tf.data.Dataset.from_tensor_slices(
-            tf.reshape(rows[:full], [-1, batch_size, n_columns]))
-        rest = tf.data.Dataset.from_tensors(rows[full:]).filter(lambda r: tf.shape(r)[0] > 0)
-        return batches.concatenate(rest)
-
-    ds = split_dataset(tfrecord_dir, split).shuffle(shuffle_blocks, seed=seed)
-    ds = ds.ragged_batch(window_blocks).flat_map(to_batches)
-    ds = ds.map(lambda b: (b[:, 1:], b[:, 0]), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 # ---------------------------------------------------------------- standardization

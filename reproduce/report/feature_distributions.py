@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from reproduce.atomic_files import save_figure
-from reproduce.data.tfrecords import read_split
+from reproduce.data.records import read_split
 from reproduce.datasets import SCALED_UNITS, DatasetSpec, feature_axis_label
 from reproduce.report.plotting import add_footer, pyplot
 

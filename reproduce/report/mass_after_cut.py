@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from reproduce.atomic_files import save_figure
-from reproduce.data.tfrecords import read_split
+from reproduce.data.records import read_split
 import json
 from pathlib import Path
 

@@ -53,7 +53,7 @@ def read_split(manifest, split: str):
     import keras
 
     if keras.backend.backend() == "tensorflow":
-        from reproduce.data.tfrecords import read_split as tf_read_split
+        from reproduce.data.tf_reader import read_split as tf_read_split
 
         return tf_read_split(manifest, split)
     from reproduce.data.records import read_split as records_read_split

@@ -20,7 +20,7 @@ import numpy as np
 from reproduce.atomic_files import savez_atomic, write_json_atomic
 from reproduce.datasets import DatasetSpec
 from reproduce.metrics import roc_auc
-from reproduce.data.tfrecords import read_split
+from reproduce.data.records import read_split
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from reproduce.train.auc import RunAUC
 from reproduce.train.dropout import PaperDropout
 from reproduce.train.models import PaperL2
 from reproduce.train.optimizers import ScheduledMomentumSGD
-from reproduce.train.schedules import ExponentialStepDecay
+from reproduce.train.step_decay import ExponentialStepDecay
 
 CUSTOM_OBJECTS = {cls.__name__: cls for cls in (PaperL2, PaperDropout, ScheduledMomentumSGD,
                                                 ExponentialStepDecay, RunAUC)}

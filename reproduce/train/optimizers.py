@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from reproduce.train.schedules import ExponentialStepDecay  # noqa: F401  (registers it for load_model)
+from reproduce.train.step_decay import ExponentialStepDecay  # noqa: F401  (registers it for load_model)
 
 
 @keras.saving.register_keras_serializable(package="reproduce")

@@ -1,15 +1,15 @@
 """The paper's training constants and its two schedules in closed form.
 
 Every constant of the Methods section appears here once, named. The callbacks in
-``reproduce.train.callbacks`` and the learning-rate schedule below use these closed forms, so the
-value applied at step ``t`` never depends on how many times a hook has run.
+``reproduce.train.callbacks`` and the learning-rate schedules (``reproduce.train.step_decay``,
+``reproduce.train.schedules_jax``) use these closed forms, so the value applied at step ``t``
+never depends on how many times a hook has run. Plain Python: the settings, the report and
+the command line read these without importing Keras (and TensorFlow with it).
 """
 
 from __future__ import annotations
 
 import math
-
-import keras
 
 # Methods, "Training": mini-batches of 100 examples.
 BATCH_SIZE = 100
@@ -83,38 +83,3 @@ def momentum_at(epoch: int, initial: float = INITIAL_MOMENTUM, final: float = FI
     if saturation_epochs <= 0:
         return final
     return initial + (final - initial) * min(epoch / saturation_epochs, 1.0)
-
-
-@keras.saving.register_keras_serializable(package="reproduce")
-class ExponentialStepDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """``max(initial / factor**step, floor)`` evaluated from the optimizer's step counter.
-
-    Computed in float64 from the integer step inside the compiled train step, so it is exact
-    at every batch, whatever ``steps_per_execution`` is, and never drifts the way repeated
-    float32 division does (1.3% after 2M steps).
-
-    Args:
-        initial: learning rate at step 0. Default 0.05 (the paper).
-        factor: divisor applied after every batch. Default 1.0000002 (the paper).
-        floor: smallest learning rate. Default 1e-6 (the paper).
-
-    Example:
-
-    >>> schedule = ExponentialStepDecay()
-    >>> optimizer = keras.optimizers.SGD(learning_rate=schedule)
-    >>> round(float(schedule(1_000_000)), 6)
-    0.040937
-    """
-
-    def __init__(self, initial=INITIAL_LEARNING_RATE, factor=LEARNING_RATE_DECAY_FACTOR,
-                 floor=LEARNING_RATE_FLOOR):
-        self.initial, self.factor, self.floor = float(initial), float(factor), float(floor)
-
-    def __call__(self, step):
-        ops = keras.ops
-        step = ops.cast(step, "float64")
-        lr = self.initial * ops.exp(-step * math.log(self.factor))
-        return ops.cast(ops.maximum(lr, self.floor), "float32")
-
-    def get_config(self):
-        return {"initial": self.initial, "factor": self.factor, "floor": self.floor}

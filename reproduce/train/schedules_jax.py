@@ -1,6 +1,6 @@
 """The per-batch learning rate in float32 without drift, for backends without float64.
 
-``reproduce.train.schedules.ExponentialStepDecay`` evaluates ``initial / factor**step`` in
+``reproduce.train.step_decay.ExponentialStepDecay`` evaluates ``initial / factor**step`` in
 float64. Keras's JAX backend runs with JAX's default 32-bit types, so its float64 becomes
 float32 there, and ``float32(step) * float32(log(factor))`` then carries a relative error of
 a few 1e-7 of an exponent that reaches 10.8 when the rate meets its floor: above 1e-6 of
@@ -50,7 +50,7 @@ def split_constant(value: float, bits: int = _C_HIGH_BITS) -> tuple[float, float
 class SplitExponentialStepDecay(keras.optimizers.schedules.LearningRateSchedule):
     """``max(initial / factor**step, floor)`` from the step counter, exact in float32.
 
-    The same closed form as ``reproduce.train.schedules.ExponentialStepDecay``, computed
+    The same closed form as ``reproduce.train.step_decay.ExponentialStepDecay``, computed
     without float64 (module docstring), for Keras's JAX backend.
 
     Args:

@@ -6,7 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from reproduce.data.tfrecords import InputFormatError, load_manifest, read_split, write_tfrecord_shards
+from reproduce.data.records import read_split
+from reproduce.data.tfrecords import InputFormatError, load_manifest, write_tfrecord_shards
 
 
 def numpy_reference(lines):

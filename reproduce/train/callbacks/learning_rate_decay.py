@@ -5,8 +5,9 @@ from __future__ import annotations
 import keras
 
 from reproduce.train.schedules import (INITIAL_LEARNING_RATE, LEARNING_RATE_DECAY_FACTOR,
-                                       LEARNING_RATE_FLOOR, ExponentialStepDecay)
+                                       LEARNING_RATE_FLOOR)
 from reproduce.train.schedules_jax import SplitExponentialStepDecay
+from reproduce.train.step_decay import ExponentialStepDecay
 
 
 class PerBatchLearningRateDecay(keras.callbacks.Callback):
