@@ -20,6 +20,8 @@ import functools
 
 import numpy as np
 
+HEADER_BYTES = 12  # a TFRecord's uint64 length + uint32 masked crc of it
+FOOTER_BYTES = 4  # its uint32 masked crc of the data
 _POLY = 0x82F63B78  # crc32c, reflected
 _MASK_DELTA = 0xA282EAD8
 _GROUP = 16  # bytes per leaf of the CRC tree: 8 lookups into 16-bit tables

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
+from reproduce.data.crc32c import FOOTER_BYTES as _FOOTER
+from reproduce.data.crc32c import HEADER_BYTES as _HEADER
 from reproduce.data.crc32c import masked_crc32c
 from reproduce.data.tfrecords import load_manifest, manifest_path
 
-_HEADER = 12  # uint64 length + uint32 masked crc of it
-_FOOTER = 4
 
 
 class CorruptShardError(ValueError):

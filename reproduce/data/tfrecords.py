@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from reproduce.atomic_files import sha256_of, write_json_atomic
-from reproduce.data.crc32c import masked_crc32c
+from reproduce.data.crc32c import FOOTER_BYTES, HEADER_BYTES, masked_crc32c
 from reproduce.datasets import DatasetSpec
 from reproduce.layout import TFRecordFiles
 
@@ -186,11 +186,12 @@ def frame_records(records: np.ndarray) -> np.ndarray:
     """
     n, length = records.shape
     size = np.frombuffer(np.uint64(length).astype("<u8").tobytes(), np.uint8)
-    framed = np.empty((n, 16 + length), np.uint8)
+    end = HEADER_BYTES + length
+    framed = np.empty((n, end + FOOTER_BYTES), np.uint8)
     framed[:, :8] = size
-    framed[:, 8:12] = masked_crc32c(size[None]).astype("<u4").view(np.uint8)
-    framed[:, 12:12 + length] = records
-    framed[:, 12 + length:] = masked_crc32c(records).astype("<u4").view(np.uint8).reshape(n, 4)
+    framed[:, 8:HEADER_BYTES] = masked_crc32c(size[None]).astype("<u4").view(np.uint8)
+    framed[:, HEADER_BYTES:end] = records
+    framed[:, end:] = masked_crc32c(records).astype("<u4").view(np.uint8).reshape(n, 4)
     return framed
 
 
