@@ -29,7 +29,6 @@ from reproduce.data.crc32c import masked_crc32c
 from reproduce.data.tfrecords import load_manifest, manifest_path
 
 
-
 class CorruptShardError(ValueError):
     """A shard whose framing, CRC or sha256 is not what was written; the message names
     the shard, the record and the byte offset."""
@@ -146,7 +145,7 @@ def read_shard(path, n_columns: int, *, sha256: str | None = None,
 def read_split(manifest, split: str, *, verify_sha256: bool = True
                ) -> tuple[np.ndarray, np.ndarray]:
     """All rows of a split in file order: ``(features float32 [n, F], labels float32 [n])``,
-    equal to ``reproduce.data.tfrecords.read_split``'s, without TensorFlow.
+    equal to ``reproduce.data.tf_reader.read_split``'s, without TensorFlow.
 
     ``manifest``: the manifest's path (or folder); its shards lie beside it. Every shard's
     CRCs are checked, and its sha256 against the manifest unless ``verify_sha256`` is False.

@@ -59,3 +59,23 @@ def read_split(manifest, split: str):
     from reproduce.data.records import read_split as records_read_split
 
     return records_read_split(manifest, split)
+
+
+def validation_data(x, y, batch_size: int) -> dict:
+    """``fit``'s validation keywords for the rows ``x``, labels ``y``: the batches
+    ``evaluate(x, y, batch_size)`` cuts, so the same values.
+
+    On TensorFlow they are given as one ``tf.data`` dataset of those batches: Keras turns
+    arrays into its array adapter's pipeline, whose iterator, made anew for every epoch's
+    evaluation, costs about 25 ms (a fifth of a small run's epoch: the demo's shallow run
+    trains 78 epochs in 9 s instead of 12 s, the same log bit for bit). On the other
+    backends the arrays, which their ``evaluate`` slices as they are.
+    """
+    import keras
+
+    y = y.reshape(-1, 1)
+    if keras.backend.backend() != "tensorflow":
+        return {"validation_data": (x, y), "validation_batch_size": batch_size}
+    import tensorflow as tf
+
+    return {"validation_data": tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)}

@@ -19,6 +19,7 @@ import logging
 import math
 
 from reproduce.run_log import read_log
+from reproduce.train.backend_setup import validation_data
 from reproduce.train.batch_order import make_batch_order
 from reproduce.train.block_steps import (backend_batch_order, backend_epoch_blocks,
                                          blocks_per_epoch, enable_backend_block_steps)
@@ -305,8 +306,7 @@ class PackFit:
                                       block_size=self.block_size)
         packed.fit(blocks, epochs=s.max_epochs, initial_epoch=initial_epoch,
                    steps_per_epoch=blocks_per_epoch(len(x), s.batch_size, self.block_size),
-                   validation_data=(x_valid, y_valid.reshape(-1, 1)),
-                   validation_batch_size=s.validation_batch_size, shuffle=False,
+                   **validation_data(x_valid, y_valid, s.validation_batch_size), shuffle=False,
                    callbacks=[*shared, per_run, pack_state, job_time], verbose=self.verbose)
         epochs = job_time.stopped_after
         if epochs is not None and epochs < s.max_epochs and packed.optimizer.active.any():

@@ -29,7 +29,7 @@ from reproduce.data.tfrecords import load_manifest, standardization_constants
 from reproduce.datasets import DatasetSpec
 from reproduce.layout import RunFiles, TFRecordFiles
 from reproduce.run_log import read_log
-from reproduce.train.backend_setup import configure_backend, read_split
+from reproduce.train.backend_setup import configure_backend, read_split, validation_data
 from reproduce.train.batch_order import make_batch_order
 from reproduce.train.block_steps import (backend_batch_order, backend_epoch_blocks,
                                          blocks_per_epoch, enable_backend_block_steps)
@@ -327,8 +327,7 @@ class _Trainer:
             batch_size=s.batch_size, block_size=self.block_size)
         net.fit(train_ds, epochs=s.max_epochs, initial_epoch=initial_epoch,
                 steps_per_epoch=blocks_per_epoch(len(x_train), s.batch_size, self.block_size),
-                validation_data=(x_valid, y_valid.reshape(-1, 1)),
-                validation_batch_size=s.validation_batch_size,
+                **validation_data(x_valid, y_valid, s.validation_batch_size),
                 shuffle=False, callbacks=[*run.callbacks, job_time], verbose=self.verbose)
         if log_guard.repairs:
             self._say(f"{self.files.live_log} was replaced during training (an editor's "
