@@ -208,23 +208,30 @@ def test_train_monitor_logs_the_cost_of_its_rows_with_each_epochs_final_weights(
     assert len(set(history.history["train_monitor_loss"])) == 3
 
 
+def small_classifier(seed: int, jit_compile: bool):
+    """4 inputs, 8 tanh units, a sigmoid output; cross-entropy and the package's AUC."""
+    from reproduce.train.auc import RunAUC
+
+    keras.utils.set_random_seed(seed)
+    net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="tanh"),
+                            keras.layers.Dense(1, activation="sigmoid")])
+    net.compile(keras.optimizers.SGD(0.05), "binary_crossentropy", metrics=[RunAUC()],
+                jit_compile=jit_compile)
+    return net
+
+
 @pytest.mark.parametrize("jit_compile", [True, False])
 def test_train_monitor_values_are_evaluates_bit_for_bit(jit_compile):
     """The monitor's values (on TensorFlow: the model's test_step on batches made once)
     equal ``evaluate`` on the same rows exactly: a loss and the package's AUC, read as
     ``evaluate`` reads them, 2,500 rows in batches of 1,000 (a partial last batch), under
     XLA and without, after each of two epochs (the second reuses the first's batches)."""
-    from reproduce.train.auc import RunAUC
     from reproduce.train.callbacks import TrainSubsetMonitor
 
     rng = np.random.default_rng(5)
     x = rng.normal(size=(3000, 4)).astype(np.float32)
     y = (x[:, :1] + rng.normal(size=(3000, 1)) > 0).astype(np.float32)
-    keras.utils.set_random_seed(2)
-    net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="tanh"),
-                            keras.layers.Dense(1, activation="sigmoid")])
-    net.compile(keras.optimizers.SGD(0.05), "binary_crossentropy", metrics=[RunAUC()],
-                jit_compile=jit_compile)
+    net = small_classifier(seed=2, jit_compile=jit_compile)
     monitor = TrainSubsetMonitor(x[:2500], y[:2500], batch_size=1000)
     seen = []
     check = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(
@@ -242,7 +249,6 @@ def test_validation_batches_give_the_values_of_keras_arrays():
     """``fit`` given ``backend_setup.validation_data`` (on TensorFlow a dataset of the
     batches, made once) logs the validation values that ``fit`` given the arrays and
     ``validation_batch_size`` logs, bit for bit, over three epochs (a partial last batch)."""
-    from reproduce.train.auc import RunAUC
     from reproduce.train.backend_setup import validation_data
 
     rng = np.random.default_rng(6)
@@ -250,11 +256,7 @@ def test_validation_batches_give_the_values_of_keras_arrays():
     y = (x[:, 0] + rng.normal(size=2000) > 0).astype(np.float32)
 
     def history(**validation):
-        keras.utils.set_random_seed(4)
-        net = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="tanh"),
-                                keras.layers.Dense(1, activation="sigmoid")])
-        net.compile(keras.optimizers.SGD(0.05), "binary_crossentropy", metrics=[RunAUC()],
-                    jit_compile=True)
+        net = small_classifier(seed=4, jit_compile=True)
         return net.fit(x[:1200], y[:1200, None], batch_size=100, epochs=3, shuffle=False,
                        verbose=0, **validation).history
 
