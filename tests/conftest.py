@@ -3,6 +3,7 @@ import hashlib
 import http.server
 import os
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 
@@ -28,6 +29,21 @@ SLOWEST_FIRST = ["test_slurm.py", "test_report_workflow.py", "test_training_jax.
                  "test_packed_jax.py", "test_packed_tensorflow.py",
                  "test_packed_training.py", "test_workflow.py",
                  "test_training.py", "test_registry.py", "test_packed.py", "test_job_budget.py"]
+
+
+def pytest_configure(config):
+    """One folder of compiled programs (compute.compile_cache: auto) for the whole test
+    run, shared by its workers and the processes they start, never the user's: the first
+    training of each kind compiles, the later ones load (the numbers are the same bit for
+    bit: tests/test_compile_cache.py)."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:  # the controller, before the workers
+        config._compile_cache = tempfile.mkdtemp(prefix="reproduce-tests-cache-")
+        os.environ["XDG_CACHE_HOME"] = config._compile_cache
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "_compile_cache", None):
+        shutil.rmtree(config._compile_cache, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

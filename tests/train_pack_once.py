@@ -8,10 +8,12 @@
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 from reproduce.datasets import get_dataset
+from reproduce.train.compile_cache import use_compile_cache
 from reproduce.train.packed_training import train_pack
 from reproduce.train.settings import TrainingSettings
 from reproduce.train.training import train_run
@@ -28,6 +30,12 @@ def run_name(feature_set: str, seed: int) -> str:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     shards, out, mode, values = sys.argv[1], Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+    # as a workflow's training job does: the programs of earlier processes of this kind
+    # (a pack's are not those of runs alone; the first run alone's are those of "first"),
+    # before anything has compiled
+    use_compile_cache("auto", os.environ.get("KERAS_BACKEND", "tensorflow"),
+                      f"tests-train_pack_once-{'pack' if mode == 'pack' else 'alone'}",
+                      on_cpu=True)
     settings = TrainingSettings.from_dict(json.loads(values))
     spec = get_dataset("HIGGS", {"source": "sample"})
     if mode == "pack":

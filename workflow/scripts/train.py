@@ -11,6 +11,14 @@ from reproduce.backend import select_backend
 BACKEND = snakemake.config["compute"]["backend"]
 select_backend(BACKEND)  # before anything imports Keras
 
+from reproduce.train.compile_cache import trains_on_cpu, use_compile_cache
+
+# the programs compiled by earlier jobs of this kind, on the CPU (before Keras starts)
+w = snakemake.wildcards
+use_compile_cache(snakemake.config["compute"]["compile_cache"], BACKEND,
+                  f"{w.dataset}-{w.network}-{w.features}",
+                  on_cpu=trains_on_cpu(snakemake.params.device, snakemake.params.gpus))
+
 from reproduce.layout import RunFiles, TFRecordFiles
 from reproduce.model_registry import parse_model_name
 from reproduce.train.job_budget import job_deadline
