@@ -41,6 +41,8 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
+from reproduce.train.device import cpu_model, cpuinfo_fields
+
 LOG = logging.getLogger(__name__)
 
 SETTINGS = {
@@ -75,18 +77,13 @@ def cache_root(setting) -> Path | None:
 
 
 def _cpu_description(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
-    """The CPU's model and instruction-set flags (Linux), else the platform's processor."""
-    try:
-        lines = Path(cpuinfo).read_text(errors="replace").splitlines()
-    except OSError:
-        return platform.processor()
-    wanted = {}
-    for line in lines:
-        key, _, value = line.partition(":")
-        key = key.strip()
-        if key in ("model name", "flags", "Features", "CPU part") and key not in wanted:
-            wanted[key] = " ".join(sorted(value.split()))
-    return "\n".join(f"{k}: {v}" for k, v in sorted(wanted.items())) or platform.processor()
+    """The CPU's model and instruction-set flags (x86 ``flags``, Arm ``Features`` and
+    ``CPU part``), each flag list sorted."""
+    fields = cpuinfo_fields(cpuinfo)
+    wanted = {key: " ".join(sorted(fields[key].split()))
+              for key in ("flags", "Features", "CPU part") if key in fields}
+    wanted["model name"] = cpu_model(cpuinfo)
+    return "\n".join(f"{k}: {v}" for k, v in sorted(wanted.items()))
 
 
 def machine_key(backend: str, cpuinfo: str | Path = "/proc/cpuinfo") -> str:
@@ -246,3 +243,24 @@ def use_compile_cache(setting, backend: str, kind: str, *, on_cpu: bool,
     LOG.info("compile cache: %d compiled programs loaded from %s", loaded, cache.shared)
     atexit.register(cache.publish)
     return cache
+
+
+def start_training_backend(compute: dict, kind: str) -> str:
+    """The start of a training job's script, before Keras is imported: Keras's backend set to
+    ``compute.backend``, and, on the CPU, the compiled programs of earlier jobs of ``kind``
+    loaded (``compute.compile_cache``).
+
+    Args:
+        compute: the config's ``compute`` section (``backend``, ``compile_cache``,
+            ``device``, ``gpus``).
+        kind: what the job trains (``use_compile_cache``).
+
+    Returns:
+        The backend's name.
+    """
+    from reproduce.backend import select_backend
+
+    backend = select_backend(compute["backend"])
+    use_compile_cache(compute["compile_cache"], backend, kind,
+                      on_cpu=trains_on_cpu(compute["device"], compute["gpus"]))
+    return backend

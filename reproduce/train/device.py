@@ -40,6 +40,31 @@ class GPUNotVisible(RuntimeError):
     sees none."""
 
 
+def cpuinfo_fields(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str]:
+    """The fields of ``cpuinfo``'s first processor (Linux; empty elsewhere or unreadable):
+    ``model name``, ``flags`` (x86), ``Features`` and ``CPU part`` (Arm), ...
+
+    Example:
+
+    >>> import tempfile, pathlib
+    >>> info = pathlib.Path(tempfile.mkdtemp()) / "cpuinfo"
+    >>> _ = info.write_text("processor\\t: 0\\nflags\\t: fpu sse2\\nprocessor\\t: 1\\nflags\\t: x\\n")
+    >>> cpuinfo_fields(info)["flags"]
+    'fpu sse2'
+    """
+    fields: dict[str, str] = {}
+    try:
+        lines = Path(cpuinfo).read_text(errors="replace").splitlines()
+    except OSError:
+        return fields
+    for line in lines:
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key and value and key not in fields:
+            fields[key] = value
+    return fields
+
+
 def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
     """The CPU's model name: the first ``model name`` of ``cpuinfo``, else the platform's.
 
@@ -51,14 +76,8 @@ def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
     >>> cpu_model(info)
     'Example CPU @ 2.00GHz'
     """
-    try:
-        for line in Path(cpuinfo).read_text(errors="replace").splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+    return (cpuinfo_fields(cpuinfo).get("model name") or platform.processor()
+            or platform.machine() or "unknown CPU")
 
 
 def gpu_requested(gpu_resource: int, environ=None) -> bool:

@@ -6,18 +6,13 @@ from reproduce.rule_logging import log_to_file, to_terminal
 
 log_to_file(snakemake.log[0])
 
-from reproduce.backend import select_backend
+from reproduce.train.compile_cache import start_training_backend
 
-BACKEND = snakemake.config["compute"]["backend"]
-select_backend(BACKEND)  # before anything imports Keras
-
-from reproduce.train.compile_cache import trains_on_cpu, use_compile_cache
-
-# the programs compiled by earlier jobs of this kind, on the CPU (before Keras starts)
+# before anything imports Keras: the backend, and on the CPU the programs compiled by
+# earlier jobs of this kind
 w = snakemake.wildcards
-use_compile_cache(snakemake.config["compute"]["compile_cache"], BACKEND,
-                  f"{w.dataset}-{w.network}-{w.features}",
-                  on_cpu=trains_on_cpu(snakemake.params.device, snakemake.params.gpus))
+BACKEND = start_training_backend(snakemake.config["compute"],
+                                 f"{w.dataset}-{w.network}-{w.features}")
 
 from reproduce.layout import RunFiles, TFRecordFiles
 from reproduce.model_registry import parse_model_name
