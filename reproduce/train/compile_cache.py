@@ -23,6 +23,13 @@ CPU's architecture, model and instruction-set flags (a program compiled for one 
 run on another: a cluster's nodes can differ). Only jobs that train on the CPU use it; on a
 GPU the compile is a small part of a job.
 
+On TensorFlow an entry's key holds the traced function's number in its process, which every
+epoch moves on: a program first traced after the epochs (the test scores' ``predict``) is
+found only by a job that trained as many epochs, and in a process that trains several runs
+one after another (tests/train_pack_once.py) a run's programs only by a process whose
+earlier runs stopped where its did. A job of the workflow trains one run, or one pack, and
+traces the rest before its first epoch; JAX's keys are the programs themselves.
+
     <root>/<backend>-<compiler version>-<machine>-<cpu hash>/<job kind>/<entry>
                                                                         <entry>.sha256
 """
