@@ -48,7 +48,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from reproduce.train.device import cpu_model, cpuinfo_fields
+from reproduce.train.device import cpuinfo_fields, model_name
 
 LOG = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def _cpu_description(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
     fields = cpuinfo_fields(cpuinfo)
     wanted = {key: " ".join(sorted(fields[key].split()))
               for key in ("flags", "Features", "CPU part") if key in fields}
-    wanted["model name"] = cpu_model(cpuinfo)
+    wanted["model name"] = model_name(fields)
     return "\n".join(f"{k}: {v}" for k, v in sorted(wanted.items()))
 
 

@@ -76,8 +76,16 @@ def cpu_model(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
     >>> cpu_model(info)
     'Example CPU @ 2.00GHz'
     """
-    return (cpuinfo_fields(cpuinfo).get("model name") or platform.processor()
-            or platform.machine() or "unknown CPU")
+    return model_name(cpuinfo_fields(cpuinfo))
+
+
+def model_name(fields: dict[str, str]) -> str:
+    """The ``model name`` of ``cpuinfo_fields``'s ``fields``, else the platform's.
+
+    >>> model_name({"model name": "Example CPU"})
+    'Example CPU'
+    """
+    return fields.get("model name") or platform.processor() or platform.machine() or "unknown CPU"
 
 
 def gpu_requested(gpu_resource: int, environ=None) -> bool:
