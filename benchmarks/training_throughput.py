@@ -33,7 +33,8 @@ And, as the machine's ceiling for any per-minibatch SGD of the same network:
     batch 100 can beat it on this machine, so ``floor / naive`` is the largest speed-up any
     implementation could show against the naive approach here.
 
-Each measurement trains a fresh network: one untimed epoch (tracing, compilation), then
+Each measurement trains a fresh network in one ``fit``, as a training job does: one untimed
+epoch (tracing, compilation, the input pipeline's start: paid once per job), then
 ``--epochs`` timed epochs (each from its begin to its end hook). Prints a Markdown table
 with medians over ``--repeats`` (package, naive, expert JAX and expert TF take turns), the
 medians of the paired ratios package / naive, package / expert JAX and package / expert TF
@@ -115,8 +116,10 @@ class ChunkClock(keras.callbacks.Callback):
     the naive approach). Epochs are timed from their begin to their end hook: ``fit``'s
     one-off set-up (data adapter, iterator) is not training throughput."""
 
-    def __init__(self, minibatches_per_hook: int, chunk_batches: int | None = None):
+    def __init__(self, minibatches_per_hook: int, chunk_batches: int | None = None,
+                 skip_epochs: int = 1):
         super().__init__()
+        self.skip_epochs = skip_epochs  # the fit's first epochs: tracing, compilation
         if chunk_batches is None:  # whole blocks, and at least CHUNK_BATCHES minibatches
             chunk_batches = math.lcm(CHUNK_BATCHES, minibatches_per_hook)
         if chunk_batches % minibatches_per_hook:
@@ -126,10 +129,13 @@ class ChunkClock(keras.callbacks.Callback):
         self.seconds, self.epoch_seconds = [], []
 
     def on_epoch_begin(self, epoch, logs=None):
+        self._timed = epoch >= self.skip_epochs
         self._hooks, self._last = 0, time.perf_counter()
         self._epoch_start = self._last
 
     def on_train_batch_end(self, batch, logs=None):
+        if not self._timed:
+            return
         self._hooks += 1
         if self._hooks % self.hooks_per_chunk == 0:
             now = time.perf_counter()
@@ -137,7 +143,8 @@ class ChunkClock(keras.callbacks.Callback):
             self._last = now
 
     def on_epoch_end(self, epoch, logs=None):
-        self.epoch_seconds.append(time.perf_counter() - self._epoch_start)
+        if self._timed:
+            self.epoch_seconds.append(time.perf_counter() - self._epoch_start)
 
 
 def fast_state(chunk_rates: list[float]) -> tuple[float, float]:
@@ -157,10 +164,9 @@ def throughput(kind: str, model: str, x, y, epochs: int, settings: TrainingSetti
                     metrics=[keras.metrics.AUC(num_thresholds=200, name="auc")],
                     steps_per_execution=1, jit_compile="auto")
         callbacks = [ArticleLearningRateDecay(), ArticleMomentumRamp()]
-        net.fit(x, y, batch_size=100, epochs=1, shuffle=True, verbose=0, callbacks=callbacks)
         clock = ChunkClock(1, chunk_batches)
-        net.fit(x, y, batch_size=100, epochs=epochs + 1, initial_epoch=1, shuffle=True,
-                verbose=0, callbacks=[*callbacks, clock])
+        net.fit(x, y, batch_size=100, epochs=epochs + 1, shuffle=True, verbose=0,
+                callbacks=[*callbacks, clock])
         return epochs * len(x) / sum(clock.epoch_seconds), clock.seconds
     clock = package_fit(net, x, y, epochs, settings,
                         functools.partial(ChunkClock, chunk_batches=chunk_batches))
@@ -274,24 +280,20 @@ def expert_tensorflow(model: str, x, y, epochs: int) -> float:
 def package_fit(net, x, y, epochs: int, settings: TrainingSettings, make_clock):
     """``train_run``'s training path on ``net``: block steps, the settings' minibatch order
     (by default Pylearn2's shared stream: a numpy shuffle per epoch, drawn while the previous
-    epoch trains) and the schedule's callbacks. One untimed epoch (compilation), then
+    epoch trains) and the schedule's callbacks. One fit, as a training job runs all its
+    epochs: an untimed first epoch (compilation, the input pipeline's start), then
     ``epochs`` epochs timed by ``make_clock(block size)``, which is returned."""
     enable_backend_block_steps(compile_for_training(net, settings))
     block = settings.block_size(len(x))
     order = backend_batch_order(make_batch_order(settings.batch_order, len(x), seed=1))
-
-    def blocks(first, last):  # each fit its own: on JAX a generator, which fit consumes
-        return backend_epoch_blocks(x, y, order=order, first_epoch=first, last_epoch=last,
-                                    batch_size=settings.batch_size, block_size=block)
-
     steps = blocks_per_epoch(len(x), settings.batch_size, block)
     callbacks = [PerBatchLearningRateDecay(settings.learning_rate, settings.decay_factor,
                                            settings.learning_rate_floor), MomentumRamp()]
-    net.fit(blocks(0, 1), epochs=1, steps_per_epoch=steps, shuffle=False, verbose=0,
-            callbacks=callbacks)
     clock = make_clock(block)
-    net.fit(blocks(1, epochs + 1), epochs=epochs + 1, initial_epoch=1, steps_per_epoch=steps,
-            shuffle=False, verbose=0, callbacks=[*callbacks, clock])
+    blocks = backend_epoch_blocks(x, y, order=order, first_epoch=0, last_epoch=epochs + 1,
+                                  batch_size=settings.batch_size, block_size=block)
+    net.fit(blocks, epochs=epochs + 1, steps_per_epoch=steps, shuffle=False,
+            verbose=0, callbacks=[*callbacks, clock])
     return clock
 
 
