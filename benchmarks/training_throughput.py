@@ -113,8 +113,9 @@ FAST_STATE = 0.8  # a chunk within 20% of the side's fastest chunk is in the fas
 class ChunkClock(keras.callbacks.Callback):
     """Wall time of each epoch, and of every ``chunk_batches`` consecutive minibatches of an
     epoch (the batch hooks of one chunk: one per block of the package, one per minibatch of
-    the naive approach). Epochs are timed from their begin to their end hook: ``fit``'s
-    one-off set-up (data adapter, iterator) is not training throughput."""
+    the naive approach). Epochs are timed from their begin to their end hook, after the
+    fit's first ``skip_epochs``: those hold its one-off costs (tracing, compilation, the
+    iterator's start and its first block), which a training job pays once, not per epoch."""
 
     def __init__(self, minibatches_per_hook: int, chunk_batches: int | None = None,
                  skip_epochs: int = 1):
